@@ -1,0 +1,24 @@
+/* error.h — the one error mechanism: GLib's GError in the CN_ERROR domain.
+ * Setup and file code returns gboolean (TRUE = ok) and fills a GError whose
+ * message is one line that names the file (or object) and the problem. */
+#ifndef CONTINUO_ERROR_H
+#define CONTINUO_ERROR_H
+
+#include <glib.h>
+
+#define CN_ERROR (cn_error_quark())
+GQuark cn_error_quark(void);
+
+typedef enum {
+    CN_ERR_IO = 1,      /* cannot open / read / write / mmap */
+    CN_ERR_FORMAT,      /* malformed content (bad header, bad chunk, garbage) */
+    CN_ERR_TRUNCATED,   /* file ends before its declared content */
+    CN_ERR_UNSUPPORTED, /* valid but not handled (SMPTE division, foreign vocabulary) */
+    CN_ERR_VERSION,     /* wrong format version */
+    CN_ERR_CHECKSUM,    /* payload does not match its checksum */
+    CN_ERR_ARG,         /* bad argument / option */
+    CN_ERR_JACK,        /* JACK server or client problem */
+    CN_ERR_SYNTH,       /* FluidSynth / SoundFont problem */
+} cn_error_code;
+
+#endif

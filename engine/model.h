@@ -1,0 +1,83 @@
+/* model.h — the decoder-only transformer: config, weights, run state, forward.
+ *
+ * Architecture (shared by the engine's forward and the trainer, tools/train):
+ *   x = tok_emb[token]
+ *   per layer l:
+ *     h = rmsnorm(x) * rms_att[l]                      eps = 1e-5
+ *     q = wq[l] h, k = wk[l] h, v = wv[l] h             (dim) each
+ *     rotary on q and k, per head, pairs (2i, 2i+1) of the head's slice,
+ *       angle = pos * rope_theta^(-2i/head_dim)
+ *     a = softmax(q.k / sqrt(head_dim)) over cached positions <= pos, times v
+ *     x += wo[l] a
+ *     h = rmsnorm(x) * rms_ffn[l]
+ *     x += w2[l] gelu(w1[l] h)                          gelu: tanh approximation
+ *   logits = wcls (rmsnorm(x) * rms_final)             wcls = tok_emb when tied
+ * No biases. Matrices are row-major (out, in): y = W x means y[i] = sum_j W[i*in + j] x[j].
+ *
+ * Weights file (little-endian), version 1:
+ *   bytes 0..255: model_file_header (below), zero-padded to 256
+ *   then the payload: the tensors in the order of model_weights, float32
+ *   (dtype 0) with no gaps. Its size must equal payload_bytes and its SHA-256
+ *   must equal sha256. Every field is checked against the file before use. */
+#ifndef CONTINUO_MODEL_H
+#define CONTINUO_MODEL_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <glib.h>
+
+#define MODEL_MAGIC "CNTNUOW1" /* 8 bytes, no terminator in the file */
+#define MODEL_VERSION 1
+#define MODEL_HEADER_SIZE 256
+
+typedef struct {
+    int32_t dim;        /* model width */
+    int32_t n_layers;
+    int32_t n_heads;    /* head_dim = dim / n_heads, must be even */
+    int32_t hidden_dim; /* MLP width */
+    int32_t vocab_size;
+    int32_t seq_len;    /* context length = KV cache length (positions) */
+    int32_t vocab_id;   /* token encoding (1 = performance v1, see token.h) */
+    int32_t tied;       /* 1: output head is tok_emb; 0: separate wcls */
+    float rope_theta;   /* 10000 */
+} model_config;
+
+typedef struct {
+    char magic[8];
+    uint32_t version;
+    uint32_t header_size;  /* 256 */
+    model_config config;
+    uint32_t dtype;        /* 0 = float32 */
+    uint32_t reserved0;
+    uint64_t param_count;  /* number of parameters (floats) */
+    uint64_t payload_bytes;
+    uint8_t sha256[32];    /* of the payload */
+} model_file_header;
+
+/* One pointer per tensor into a single contiguous block (file order). */
+typedef struct {
+    float *tok_emb;   /* (vocab_size, dim) */
+    float *rms_att;   /* (n_layers, dim) */
+    float *wq;        /* (n_layers, dim, dim) */
+    float *wk;        /* (n_layers, dim, dim) */
+    float *wv;        /* (n_layers, dim, dim) */
+    float *wo;        /* (n_layers, dim, dim) */
+    float *rms_ffn;   /* (n_layers, dim) */
+    float *w1;        /* (n_layers, hidden_dim, dim) */
+    float *w2;        /* (n_layers, dim, hidden_dim) */
+    float *rms_final; /* (dim) */
+    float *wcls;      /* (vocab_size, dim); == tok_emb when tied (not stored twice) */
+} model_weights;
+
+/* Validates a config (positive sizes, even head_dim, sane limits). */
+gboolean model_config_check(const model_config *c, GError **err);
+/* Number of floats in the payload for config c. */
+size_t model_param_count(const model_config *c);
+/* Points every tensor of w into base (param_count floats), in file order. */
+void model_weights_map(model_weights *w, const model_config *c, float *base);
+
+/* Write a weights file from a param block (used by the trainer and tools). */
+gboolean model_file_write(const char *path, const model_config *c, const float *params,
+                          GError **err);
+
+#endif
