@@ -80,4 +80,33 @@ void model_weights_map(model_weights *w, const model_config *c, float *base);
 gboolean model_file_write(const char *path, const model_config *c, const float *params,
                           GError **err);
 
+/* ---- loading and running (engine/model.c; owned by the engine work) ------
+ * A loaded model (mmapped, read-only, shareable between threads) and a run
+ * state (activations + KV cache, one per generating stream). The run state
+ * holds a token count `n`: the cache holds positions 0..n-1. None of these
+ * is real-time safe except where noted; all are safe on a worker thread
+ * after model_state_new (no allocation in forward/truncate/slide). */
+typedef struct model model;
+typedef struct model_state model_state;
+
+/* mmap + validate every header field against the file and the checksum. */
+model *model_load(const char *path, GError **err);
+void model_free(model *m);
+const model_config *model_get_config(const model *m);
+
+model_state *model_state_new(const model *m, GError **err);
+void model_state_free(model_state *s);
+/* Tokens currently in the cache (the next position to be written). */
+int model_state_len(const model_state *s);
+/* Append one token at position len (sliding first when the cache is full);
+ * returns logits (vocab_size), valid until the next call. */
+float *model_forward(model_state *s, int token);
+/* Append n tokens (batched, OpenBLAS); returns the logits of the last one. */
+float *model_prefill(model_state *s, const int *tokens, int n);
+/* Forget positions >= n (rollback of a speculated continuation). */
+void model_truncate(model_state *s, int n);
+/* Drop the oldest cached positions, keeping the newest `keep`; see model.c
+ * for how positions stay valid. */
+void model_slide(model_state *s, int keep);
+
 #endif

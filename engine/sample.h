@@ -1,0 +1,50 @@
+/* sample.h — choosing the next token: temperature, top-k, top-p, min-p, a
+ * seedable deterministic RNG, and masks that keep the output playable.
+ * All functions are allocation-free (scratch is caller-provided) and safe on
+ * the worker thread. */
+#ifndef CONTINUO_SAMPLE_H
+#define CONTINUO_SAMPLE_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include "token.h"
+
+/* Deterministic RNG (same seed -> same stream on every machine). */
+typedef struct { uint64_t s[2]; } cn_rng;
+void rng_seed(cn_rng *r, uint64_t seed);
+uint64_t rng_next(cn_rng *r);
+float rng_float(cn_rng *r); /* uniform in [0, 1) */
+
+typedef struct {
+    float temperature; /* > 0; 1 = the model's distribution */
+    int top_k;         /* 0 = off */
+    float top_p;       /* 1 = off */
+    float min_p;       /* 0 = off: drop tokens with p < min_p * p_max */
+} sampler_params;
+
+typedef struct {
+    int pitch_lo, pitch_hi;  /* NOTE_ONs allowed only in [lo, hi] */
+    int max_polyphony;       /* no NOTE_ON when this many notes sound (0 = no limit) */
+    double max_note_len;     /* seconds: a note sounding this long must be ended next */
+    bool allow_specials;     /* BOS/EOS/PAD/CTRL are never sampled unless set */
+} sampler_limits;
+
+/* Fills allowed[TOK_VOCAB_SIZE] (1 = may be sampled) from the decoder's
+ * state: no NOTE_OFF of a silent key, NOTE_ON only in range and under the
+ * polyphony limit, and when a note has reached max_note_len only its NOTE_OFF
+ * (the oldest such note first). */
+void sampler_mask(const tok_decoder *d, const sampler_limits *lim, uint8_t *allowed);
+
+/* Samples a token from logits[n] restricted to allowed (NULL = all).
+ * logits is left untouched; scratch must hold 2*n floats + n ints
+ * (SAMPLER_SCRATCH_BYTES(n)). Returns the token id, or -1 if nothing is allowed. */
+#define SAMPLER_SCRATCH_BYTES(n) ((size_t)(n) * (2 * sizeof(float) + sizeof(int)))
+int sampler_sample(const float *logits, int n, const uint8_t *allowed, const sampler_params *p,
+                   cn_rng *rng, void *scratch);
+
+/* The filtered distribution sampler_sample draws from, written to probs[n]
+ * (for tests and evaluation). */
+void sampler_probs(const float *logits, int n, const uint8_t *allowed, const sampler_params *p,
+                   float *probs, void *scratch);
+
+#endif
