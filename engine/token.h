@@ -67,26 +67,56 @@ typedef struct {
     uint8_t held[128];       /* key physically down (count over channels) */
     bool sounding[128];      /* a NOTE_ON was emitted and its NOTE_OFF not yet */
     bool sustained[128];     /* sounding only because of the pedal */
-    uint8_t sustain_ch[128]; /* channel whose pedal holds it */
+    uint8_t sustain_ch[128]; /* channel whose pedal holds it (lowest, if several) */
+    /* The exact state behind the four summaries above (added with token.c): */
+    uint16_t held_mask[128]; /* bit c: key down on channel c */
+    uint16_t sus_mask[128];  /* bit c: released on channel c while c's pedal was down */
 } tok_encoder;
 
-/* Max tokens one event can produce (time shifts for a long gap are emitted
- * in chunks by tok_enc_event: a gap longer than this many seconds is
- * emitted across calls of tok_enc_advance). */
-#define TOK_ENC_MAX_OUT 64
+/* Encoder rules (all channels merge into one piano stream):
+ * - The clock starts at the first NOTE_ON (origin = its time); time before it
+ *   (pedal, program changes) produces no tokens (to start it at a chosen
+ *   time instead, set origin and started = true after tok_enc_init; then
+ *   the first NOTE_ON is preceded by shifts). Tokens are stamped at tick
+ *   round((t - origin) / 10 ms), computed from the absolute time for every
+ *   event, so quantization error never accumulates (|error| <= 5 ms always).
+ *   TIME_SHIFTs are emitted lazily, just before the next token, in chunks of
+ *   at most 1 s (TIME_SHIFT_100).
+ * - One sounding instance per pitch. It sounds while any channel holds its
+ *   key down or any channel's sustain pedal (CC64 >= 64 down, < 64 up) holds
+ *   a release of it. A NOTE_ON of a sounding pitch (any channel) re-strikes
+ *   it: NOTE_OFF then NOTE_ON; the re-strike also ends what the pedals were
+ *   sustaining of that pitch. So a note held on two channels ends when the
+ *   last key (or pedal that caught its release) lets go.
+ * - A note-off for a key not down on that channel is dropped. A velocity-0
+ *   NOTE_ON is a note-off.
+ * - VELOCITY_b comes before a NOTE_ON only when its bin differs from the last
+ *   one emitted. Other CCs and program changes produce no tokens. */
 
+/* Max tokens one call can produce: 128 NOTE_OFFs (a pedal lift) plus time
+ * shifts, so an event after a gap of up to 128 s always fits; for longer
+ * silences call tok_enc_advance first (repeatedly, until it returns 0). */
+#define TOK_ENC_MAX_OUT 256
+
+/* All encoder/decoder functions are real-time safe (no allocation, no
+ * locks, bounded work) except tok_encode_events / tok_decode_tokens. */
 void tok_enc_init(tok_encoder *e);
-/* Feed one event (times non-decreasing). Writes up to `cap` tokens to out,
- * returns how many. Gaps too long for `cap` are capped: call tok_enc_advance
- * first for very long silences. */
+/* Feed one event (times non-decreasing; an earlier time is treated as the
+ * current one). Writes its tokens to out and returns how many. If they do
+ * not fit in `cap` (cap >= TOK_ENC_MAX_OUT always fits unless the gap since
+ * the last token is > 128 s), writes nothing, changes nothing and returns -1. */
 int tok_enc_event(tok_encoder *e, const cn_event *ev, int *out, int cap);
-/* Emit TIME_SHIFTs up to time t without an event (e.g. before a long gap);
- * returns tokens written (at most cap). */
+/* Emit TIME_SHIFTs up to time t without an event (e.g. during a long
+ * silence); returns tokens written (at most cap; call again while it
+ * returns cap). Nothing before the clock has started (first NOTE_ON). */
 int tok_enc_advance(tok_encoder *e, double t, int *out, int cap);
-/* End every sounding note (pedal lift at the end of a piece). */
+/* End every sounding note at the current tick (pedal lift at the end of a
+ * piece): NOTE_OFFs in pitch order, then all keys and pedals count as up.
+ * Returns tokens written, or -1 (nothing changed) if more than cap. */
 int tok_enc_flush(tok_encoder *e, int *out, int cap);
 
-/* Whole list of events -> GArray of int tokens (no BOS added). */
+/* Whole list of events -> GArray of int tokens (no BOS added), flushed at
+ * the end; long silences handled with tok_enc_advance. */
 GArray *tok_encode_events(const GArray *events);
 
 /* ---- decoder: tokens -> events ----------------------------------------- */
@@ -99,22 +129,44 @@ typedef struct {
     bool sounding[128];
     double onset[128];       /* when each sounding note started */
     int n_sounding;
+    /* added with token.c: time is start + tick * TOK_TIME_STEP, recomputed
+     * from the integer tick so that long decodes never drift. */
+    double start;
+    int64_t tick;
 } tok_decoder;
 
 /* Max events one token can produce. */
 #define TOK_DEC_MAX_OUT 130
+/* Velocity of NOTE_ONs before the first VELOCITY token. */
+#define TOK_DEC_DEFAULT_VELOCITY 64
+/* Note length cap used by tok_decode_tokens and `continuo tokens --decode`
+ * (seconds): about twice the longest pedal-extended note in the ASAP
+ * performances (62.3 s, `continuo-bench tokens`), so real music passes
+ * untouched while a note the model never ends stops within two minutes.
+ * The live session sets its own, shorter cap (sampler_limits). */
+#define TOK_DEC_DEFAULT_MAX_NOTE_LEN 120.0
 
 void tok_dec_init(tok_decoder *d, double start_time, uint8_t channel, double max_note_len);
-/* Feed one token; writes the resulting events (time-ordered) to out.
+/* Feed one token; writes the resulting events (time-ordered) to out and
+ * returns how many (-1 and nothing changed if they do not fit in cap;
+ * cap >= TOK_DEC_MAX_OUT always fits). Real-time safe.
  * Rules for nonsense: NOTE_OFF of a silent key is ignored; NOTE_ON of a
  * sounding key re-strikes it (NOTE_OFF then NOTE_ON at the same time); a
- * TIME_SHIFT that carries a note past max_note_len ends it at onset+max_note_len;
- * specials produce nothing. */
+ * TIME_SHIFT that carries a note past max_note_len ends it at
+ * onset+max_note_len (several such notes in order of that time, ties by
+ * pitch); specials (PAD, BOS, EOS, CTRL) produce nothing. Every NOTE_ON
+ * emitted is matched by exactly one later NOTE_OFF of the same pitch
+ * (at the latest from tok_dec_flush). */
 int tok_dec_token(tok_decoder *d, int token, cn_event *out, int cap);
-/* End every sounding note at the current time. */
+/* End every sounding note at the current time (pitch order); returns the
+ * number of events, or -1 if more than cap (cap >= 128 always fits). */
 int tok_dec_flush(tok_decoder *d, cn_event *out, int cap);
 
-/* Whole token list -> events (flushed at the end). */
+/* Whole token list -> events (flushed at the end), on channel 0, notes
+ * capped at TOK_DEC_DEFAULT_MAX_NOTE_LEN. Out-of-range ids are ignored. */
 GArray *tok_decode_tokens(const int *tokens, size_t n, double start_time);
+/* Same with an explicit cap (seconds, <= 0: no cap) and channel. */
+GArray *tok_decode_tokens_full(const int *tokens, size_t n, double start_time, uint8_t channel,
+                               double max_note_len);
 
 #endif

@@ -1,10 +1,163 @@
-/* cmd_tokens.c — PLACEHOLDER until its issue lands: replace this whole file. */
+/* cmd_tokens.c — `continuo tokens`: a MIDI file as performance tokens (one
+ * name per line, as engine/token.h prints them), or --decode such a list
+ * back into a MIDI file. */
 #include <stdio.h>
+#include <string.h>
+#include <errno.h>
+#include <glib.h>
 #include "commands.h"
+#include "error.h"
+#include "midifile.h"
+#include "token.h"
+
+static const char *summary =
+    "Prints IN.mid as tokens of the performance encoding v1, one name per line\n"
+    "(NOTE_ON_60, TIME_SHIFT_25, VELOCITY_20, ...): channels merged, sustain pedal\n"
+    "folded into note lengths, times quantized to 10 ms from the first note.\n"
+    "With --decode, reads such names (whitespace-separated, '#' starts a comment,\n"
+    "'-' reads stdin) and writes the notes to a MIDI file on channel 1.";
+
+static int encode(const char *path)
+{
+    GError *err = NULL;
+    GArray *evs = midifile_load(path, &err);
+    if (!evs) {
+        fprintf(stderr, "continuo tokens: %s\n", err->message);
+        g_error_free(err);
+        return 1;
+    }
+    GArray *toks = tok_encode_events(evs);
+    char name[32];
+    for (guint i = 0; i < toks->len; i++)
+        fprintf(stdout, "%s\n", tok_name(g_array_index(toks, int, i), name, sizeof name));
+    g_array_free(toks, TRUE);
+    g_array_free(evs, TRUE);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "continuo tokens: writing stdout: %s\n", g_strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+/* Reads token names from path ("-" = stdin) into a new GArray of int. */
+static GArray *read_names(const char *path, GError **err)
+{
+    char *text = NULL;
+    gsize len = 0;
+    if (!strcmp(path, "-")) {
+        GString *s = g_string_new(NULL);
+        char buf[65536];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, stdin)) > 0) g_string_append_len(s, buf, (gssize)n);
+        if (ferror(stdin)) {
+            g_set_error(err, CN_ERROR, CN_ERR_IO, "stdin: %s", g_strerror(errno));
+            g_string_free(s, TRUE);
+            return NULL;
+        }
+        len = s->len;
+        text = g_string_free(s, FALSE);
+        path = "stdin";
+    } else if (!g_file_get_contents(path, &text, &len, err)) {
+        return NULL;
+    }
+    if (memchr(text, 0, len)) {
+        g_set_error(err, CN_ERROR, CN_ERR_FORMAT, "%s: not a token list (binary data)", path);
+        g_free(text);
+        return NULL;
+    }
+    GArray *toks = g_array_new(FALSE, FALSE, sizeof(int));
+    char **lines = g_strsplit(text, "\n", -1);
+    g_free(text);
+    for (int ln = 0; lines[ln]; ln++) {
+        char *hash = strchr(lines[ln], '#');
+        if (hash) *hash = 0;
+        char **words = g_strsplit_set(lines[ln], " \t\r\f\v", -1);
+        for (char **w = words; *w; w++) {
+            if (!**w) continue;
+            int t = tok_from_name(*w);
+            if (t < 0) {
+                g_set_error(err, CN_ERROR, CN_ERR_FORMAT, "%s:%d: unknown token '%.40s'", path,
+                            ln + 1, *w);
+                g_strfreev(words);
+                g_strfreev(lines);
+                g_array_free(toks, TRUE);
+                return NULL;
+            }
+            g_array_append_val(toks, t);
+        }
+        g_strfreev(words);
+    }
+    g_strfreev(lines);
+    return toks;
+}
+
+static int decode(const char *in, const char *out, double max_len)
+{
+    GError *err = NULL;
+    GArray *toks = read_names(in, &err);
+    GArray *evs = NULL;
+    if (toks) {
+        evs = tok_decode_tokens_full((const int *)toks->data, toks->len, 0.0, 0, max_len);
+        midifile_save(out, evs, FALSE, &err);
+    }
+    if (toks) g_array_free(toks, TRUE);
+    if (evs) g_array_free(evs, TRUE);
+    if (err) {
+        fprintf(stderr, "continuo tokens: %s\n", err->message);
+        g_error_free(err);
+        return 1;
+    }
+    return 0;
+}
 
 int cmd_tokens(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "continuo tokens: not built yet\n");
-    return 2;
+    char *decode_path = NULL, *out_path = NULL;
+    double max_len = TOK_DEC_DEFAULT_MAX_NOTE_LEN;
+    GOptionEntry entries[] = {
+        {"decode", 'd', 0, G_OPTION_ARG_FILENAME, &decode_path,
+         "read token names from TOKENS.txt and write MIDI (needs -o)", "TOKENS.txt"},
+        {"output", 'o', 0, G_OPTION_ARG_FILENAME, &out_path, "MIDI file to write with --decode",
+         "OUT.mid"},
+        {"max-note-len", 0, 0, G_OPTION_ARG_DOUBLE, &max_len,
+         "with --decode: end a note sounding longer than this (seconds, 0 = never; default 120)",
+         "S"},
+        {NULL}};
+    GOptionContext *ctx = g_option_context_new("IN.mid | --decode TOKENS.txt -o OUT.mid");
+    g_option_context_set_summary(ctx, summary);
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_option_context_set_help_enabled(ctx, TRUE);
+    GError *err = NULL;
+    g_set_prgname("continuo tokens"); /* for --help's usage line */
+    int status = 0;
+    if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
+        fprintf(stderr, "continuo tokens: %s (see --help)\n", err->message);
+        g_error_free(err);
+        status = 2;
+    } else if (decode_path) {
+        if (!out_path) {
+            fprintf(stderr, "continuo tokens: --decode needs -o OUT.mid (see --help)\n");
+            status = 2;
+        } else if (argc > 1) {
+            fprintf(stderr, "continuo tokens: unexpected argument '%s' with --decode\n", argv[1]);
+            status = 2;
+        } else if (max_len < 0) {
+            fprintf(stderr, "continuo tokens: --max-note-len must be >= 0\n");
+            status = 2;
+        } else {
+            status = decode(decode_path, out_path, max_len);
+        }
+    } else if (argc != 2) {
+        fprintf(stderr, "continuo tokens: expected one MIDI file (see --help)\n");
+        status = 2;
+    } else if (out_path) {
+        fprintf(stderr, "continuo tokens: -o goes with --decode; tokens print on stdout\n");
+        status = 2;
+    } else {
+        status = encode(argv[1]);
+    }
+    g_free(decode_path);
+    g_free(out_path);
+    g_option_context_free(ctx);
+    return status;
 }

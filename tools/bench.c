@@ -11,6 +11,7 @@ static const struct {
 } benches[] = {
     {"model", bench_model, "decode latency p50/p99/max by context, prefill speed, RSS"},
     {"live", bench_live, "against a dummy jackd: response latency, callback time, late events"},
+    {"tokens", bench_tokens, "tokenizer over every ASAP performance: events/s, round-trip errors"},
 };
 
 int main(int argc, char **argv)

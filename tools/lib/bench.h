@@ -6,5 +6,6 @@
 
 int bench_model(int argc, char **argv);  /* decode/prefill latency, RSS, sgemm peak */
 int bench_live(int argc, char **argv);   /* against a dummy jackd: latency, callback time */
+int bench_tokens(int argc, char **argv); /* tokenizer throughput, round-trip errors (ASAP) */
 
 #endif

@@ -1,0 +1,406 @@
+/* mkdata.c — continuo-mkdata: tokenizes a folder of MIDI files into token
+ * files (engine/tokfile.h), one per split, for the trainer.
+ *
+ *   continuo-mkdata [--split-file SPLITS.tsv [--kind K]] [--transpose N] [--stretch P] DIR OUTDIR
+ *
+ * Each file becomes one document (BOS, then its tokens, engine/token.h);
+ * documents are written in the order of the split file (or of the sorted
+ * paths), so the output is the same whatever the thread timing. Two worker
+ * threads load and tokenize; the main thread draws the progress bar.
+ *
+ * Augmentation, train split only (as in the Music Transformer work): every
+ * combination of a transposition by -N..+N semitones and a time stretch by
+ * -P%, 0, +P% (factors 1 - P/100, 1, 1 + P/100 applied to every time), so
+ * (2N+1) * 3 copies of each file. A transposed copy that would push any note
+ * outside 0..127 is dropped whole (never a piece with notes missing) and
+ * counted. */
+#include <stdio.h>
+#include <string.h>
+#include <stdlib.h>
+#include <errno.h>
+#include <unistd.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+#include "error.h"
+#include "midifile.h"
+#include "token.h"
+#include "tokfile.h"
+#include "splitlist.h"
+
+typedef struct {
+    int transpose;  /* N: shifts -N..N on the train split */
+    double stretch; /* P: percent, factors 1-P/100, 1, 1+P/100 on the train split */
+} augment;
+
+typedef struct {
+    const splitlist_entry *in;
+    gboolean train;      /* augmentation applies */
+    /* results, written by the worker */
+    GArray *tokens;      /* uint16, every copy, each starting with BOS */
+    char *error;         /* why the file was skipped, or NULL */
+    guint docs, dropped; /* copies written / copies dropped out of range */
+    guint64 notes, ticks;
+} job;
+
+typedef struct {
+    const augment *aug;
+    GAsyncQueue *done; /* job pointers, as they finish */
+} pool_ctx;
+
+/* ---- one file ---------------------------------------------------------- */
+
+/* One copy of evs, transposed by shift and time-stretched by factor, as a
+ * document appended to j; FALSE if a note leaves 0..127. */
+static gboolean add_copy(job *j, const GArray *evs, int shift, double factor)
+{
+    GArray *copy = g_array_sized_new(FALSE, FALSE, sizeof(cn_event), evs->len);
+    g_array_append_vals(copy, evs->data, evs->len);
+    for (guint i = 0; i < copy->len; i++) {
+        cn_event *e = &g_array_index(copy, cn_event, i);
+        e->time *= factor;
+        if (e->type == CN_EV_NOTE_ON || e->type == CN_EV_NOTE_OFF) {
+            int p = e->a + shift;
+            if (p < 0 || p > 127) {
+                g_array_free(copy, TRUE);
+                return FALSE;
+            }
+            e->a = (uint8_t)p;
+        }
+    }
+    GArray *toks = tok_encode_events(copy);
+    g_array_free(copy, TRUE);
+    guint at = j->tokens->len;
+    g_array_set_size(j->tokens, at + 1 + toks->len);
+    uint16_t *dst = (uint16_t *)j->tokens->data + at;
+    *dst++ = TOK_BOS;
+    for (guint i = 0; i < toks->len; i++) {
+        int t = g_array_index(toks, int, i);
+        dst[i] = (uint16_t)t; /* ids < TOK_VOCAB_SIZE = 396 */
+        if (tok_is_note_on(t)) j->notes++;
+        else if (tok_is_shift(t)) j->ticks += (guint64)(t - TOK_TIME_SHIFT);
+    }
+    g_array_free(toks, TRUE);
+    j->docs++;
+    return TRUE;
+}
+
+static void run_job(gpointer data, gpointer user)
+{
+    job *j = data;
+    pool_ctx *ctx = user;
+    GError *err = NULL;
+    GArray *evs = midifile_load(j->in->path, &err);
+    j->tokens = g_array_new(FALSE, FALSE, sizeof(uint16_t));
+    if (!evs) {
+        j->error = g_strdup(err->message);
+        g_error_free(err);
+    } else {
+        gboolean any = FALSE;
+        for (guint i = 0; i < evs->len && !any; i++) {
+            const cn_event *e = &g_array_index(evs, cn_event, i);
+            any = e->type == CN_EV_NOTE_ON && e->b > 0;
+        }
+        if (!any) {
+            j->error = g_strdup_printf("%s: no notes", j->in->path);
+        } else {
+            int n = j->train ? ctx->aug->transpose : 0;
+            double p = j->train ? ctx->aug->stretch / 100.0 : 0;
+            for (int s = -n; s <= n; s++) {
+                /* the unstretched copy first, then the slower and the faster */
+                double factors[3] = {1.0, 1.0 + p, 1.0 - p};
+                for (int k = 0; k < (p > 0 ? 3 : 1); k++)
+                    if (!add_copy(j, evs, s, factors[k])) j->dropped++;
+            }
+        }
+        g_array_free(evs, TRUE);
+    }
+    g_async_queue_push(ctx->done, j);
+}
+
+/* ---- progress ---------------------------------------------------------- */
+
+static void progress(guint done, guint total, guint64 tokens, gboolean tty)
+{
+    if (tty) {
+        int width = 30, fill = total ? (int)((guint64)done * width / total) : width;
+        fprintf(stderr, "\r[%.*s%*s] %u/%u files  %.1f M tokens", fill,
+                "##############################", width - fill, "", done, total, tokens / 1e6);
+        if (done == total) fputc('\n', stderr);
+    } else if (done == total || (done * 10 / total) != ((done - 1) * 10 / total)) {
+        fprintf(stderr, "%u/%u files, %.1f M tokens\n", done, total, tokens / 1e6);
+    }
+    fflush(stderr);
+}
+
+/* ---- splits ------------------------------------------------------------ */
+
+typedef struct {
+    char *name;
+    guint files, docs, dropped;
+    guint64 notes, tokens, ticks;
+} split_stats;
+
+static gboolean good_split_name(const char *s)
+{
+    if (!*s) return FALSE;
+    for (; *s; s++)
+        if (!g_ascii_isalnum(*s) && *s != '_' && *s != '-') return FALSE;
+    return TRUE;
+}
+
+/* train, validation, test, then any other split by name. */
+static int split_rank(const char *name)
+{
+    static const char *known[] = {"train", "validation", "test"};
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(name, known[i])) return i;
+    return 3;
+}
+
+static gint by_split_order(gconstpointer a, gconstpointer b)
+{
+    const split_stats *x = *(split_stats *const *)a, *y = *(split_stats *const *)b;
+    int rx = split_rank(x->name), ry = split_rank(y->name);
+    return rx != ry ? rx - ry : strcmp(x->name, y->name);
+}
+
+/* Concatenates the documents of split s (in job order) and writes OUTDIR/s.bin. */
+static gboolean write_split(split_stats *s, job *jobs, guint n_jobs, const char *outdir,
+                            GError **err)
+{
+    guint64 total = 0;
+    for (guint i = 0; i < n_jobs; i++)
+        if (!jobs[i].error && !strcmp(jobs[i].in->split, s->name)) total += jobs[i].tokens->len;
+    uint16_t *all = g_try_new(uint16_t, total ? total : 1);
+    if (!all) {
+        g_set_error(err, CN_ERROR, CN_ERR_IO, "%s: out of memory for %" G_GUINT64_FORMAT " tokens",
+                    s->name, total);
+        return FALSE;
+    }
+    guint64 at = 0;
+    for (guint i = 0; i < n_jobs; i++) {
+        job *j = &jobs[i];
+        if (j->error || strcmp(j->in->split, s->name)) continue;
+        memcpy(all + at, j->tokens->data, j->tokens->len * sizeof(uint16_t));
+        at += j->tokens->len;
+        s->files++;
+        s->docs += j->docs;
+        s->dropped += j->dropped;
+        s->notes += j->notes;
+        s->ticks += j->ticks;
+        g_array_free(j->tokens, TRUE); /* keeps the peak near one copy of the corpus */
+        j->tokens = NULL;
+    }
+    s->tokens = total;
+    char *file = g_strdup_printf("%s/%s.bin", outdir, s->name);
+    gboolean ok = tokfile_write(file, all, total, s->docs, err);
+    g_free(file);
+    g_free(all);
+    return ok;
+}
+
+static char *stats_line(const split_stats *s, guint copies)
+{
+    GString *g = g_string_new(NULL);
+    g_string_append_printf(g, "%-10s %5u files", s->name, s->files);
+    if (copies > 1)
+        g_string_append_printf(g, " x %u copies = %u documents (%u dropped out of range)", copies,
+                               s->docs, s->dropped);
+    g_string_append_printf(g,
+                           ", %" G_GUINT64_FORMAT " notes, %" G_GUINT64_FORMAT
+                           " tokens, %.2f tokens/note, %.1f hours",
+                           s->notes, s->tokens, s->notes ? (double)s->tokens / s->notes : 0.0,
+                           s->ticks * TOK_TIME_STEP / 3600.0);
+    return g_string_free(g, FALSE);
+}
+
+/* ---- main -------------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+    char *split_file = NULL, *kind = NULL;
+    augment aug = {0, 0};
+    int threads = 2;
+    gboolean quiet = FALSE;
+    GOptionEntry entries[] = {
+        {"split-file", 's', 0, G_OPTION_ARG_FILENAME, &split_file,
+         "tab-separated list with a header naming 'path' (relative to DIR) and 'split' columns "
+         "(and optionally 'kind'); without it every MIDI file under DIR goes to train",
+         "SPLITS.tsv"},
+        {"kind", 'k', 0, G_OPTION_ARG_STRING, &kind,
+         "keep only rows whose 'kind' column is K (e.g. performance), if the file has one", "K"},
+        {"transpose", 't', 0, G_OPTION_ARG_INT, &aug.transpose,
+         "train split: add copies transposed by every shift in -N..N semitones (0-12)", "N"},
+        {"stretch", 'p', 0, G_OPTION_ARG_DOUBLE, &aug.stretch,
+         "train split: add copies with times scaled by 1-P/100 and 1+P/100 (0-50)", "P"},
+        {"threads", 'j', 0, G_OPTION_ARG_INT, &threads, "worker threads (default 2)", "N"},
+        {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "no progress bar", NULL},
+        {NULL}};
+    GOptionContext *ctx = g_option_context_new("DIR OUTDIR");
+    g_option_context_set_summary(
+        ctx, "Tokenizes the MIDI files of DIR (performance encoding v1) into OUTDIR/SPLIT.bin,\n"
+             "one token file per split (train.bin, validation.bin, test.bin for a SPLITS.tsv;\n"
+             "just train.bin without one). Each file is a document starting with BOS.\n"
+             "Unreadable files are skipped and listed. Prints, per split: files, notes,\n"
+             "tokens, tokens per note and hours of music.");
+    g_option_context_set_description(
+        ctx, "Augmentation (train split only): (2N+1) x 3 copies of each file, every\n"
+             "transposition -N..N with every stretch factor (1-P/100, 1, 1+P/100); a\n"
+             "transposed copy with a note outside 0..127 is dropped whole.\n\n"
+             "Example:\n"
+             "  continuo-mkdata --split-file data/asap/SPLITS.tsv --kind performance \\\n"
+             "      data/asap out/asap\n"
+             "  continuo-mkdata ~/my-midi out/mine       # fine-tuning on your own files\n");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    GError *err = NULL;
+    int status = 0;
+    GPtrArray *list = NULL;
+    if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
+        fprintf(stderr, "continuo-mkdata: %s (see --help)\n", err->message);
+        status = 2;
+        goto out;
+    }
+    if (argc != 3) {
+        fprintf(stderr, "continuo-mkdata: expected DIR OUTDIR (see --help)\n");
+        status = 2;
+        goto out;
+    }
+    if (aug.transpose < 0 || aug.transpose > 12 || aug.stretch < 0 || aug.stretch > 50 ||
+        threads < 1 || threads > 64) {
+        fprintf(stderr, "continuo-mkdata: --transpose must be 0..12, --stretch 0..50, "
+                        "--threads 1..64\n");
+        status = 2;
+        goto out;
+    }
+    const char *dir = argv[1], *outdir = argv[2];
+    if (!g_file_test(dir, G_FILE_TEST_IS_DIR)) {
+        fprintf(stderr, "continuo-mkdata: %s: not a folder\n", dir);
+        status = 1;
+        goto out;
+    }
+    gboolean had_kind = TRUE;
+    list = split_file ? splitlist_read(split_file, dir, kind, &had_kind, &err)
+                      : splitlist_scan(dir, &err);
+    if (!list) {
+        fprintf(stderr, "continuo-mkdata: %s\n", err->message);
+        status = 1;
+        goto out;
+    }
+    if (kind && !split_file)
+        fprintf(stderr, "continuo-mkdata: note: --kind needs --split-file; ignored\n");
+    else if (kind && !had_kind)
+        fprintf(stderr, "continuo-mkdata: note: %s has no 'kind' column; --kind ignored\n",
+                split_file);
+    for (guint i = 0; i < list->len; i++) {
+        const splitlist_entry *e = g_ptr_array_index(list, i);
+        if (!good_split_name(e->split)) {
+            fprintf(stderr, "continuo-mkdata: %s: split name '%s' is not a plain word\n",
+                    split_file, e->split);
+            status = 1;
+            goto out;
+        }
+    }
+    if (list->len == 0) {
+        fprintf(stderr, "continuo-mkdata: no MIDI files in %s\n", split_file ? split_file : dir);
+        status = 1;
+        goto out;
+    }
+    if (g_mkdir_with_parents(outdir, 0755) != 0) {
+        fprintf(stderr, "continuo-mkdata: %s: cannot create: %s\n", outdir, g_strerror(errno));
+        status = 1;
+        goto out;
+    }
+
+    /* Tokenize in the pool; the main thread counts completions. */
+    guint n = list->len;
+    job *jobs = g_new0(job, n);
+    pool_ctx pc = {.aug = &aug, .done = g_async_queue_new()};
+    GThreadPool *pool = g_thread_pool_new(run_job, &pc, threads, FALSE, NULL);
+    for (guint i = 0; i < n; i++) {
+        jobs[i].in = g_ptr_array_index(list, i);
+        jobs[i].train = !strcmp(jobs[i].in->split, "train");
+        g_thread_pool_push(pool, &jobs[i], NULL);
+    }
+    gboolean tty = !quiet && isatty(STDERR_FILENO);
+    guint64 tokens_so_far = 0;
+    for (guint done = 1; done <= n; done++) {
+        job *j = g_async_queue_pop(pc.done);
+        tokens_so_far += j->tokens->len;
+        if (!quiet) progress(done, n, tokens_so_far, tty);
+    }
+    g_thread_pool_free(pool, FALSE, TRUE);
+    g_async_queue_unref(pc.done);
+
+    /* Splits in order of first appearance; bad files listed. */
+    GPtrArray *splits = g_ptr_array_new_with_free_func(g_free);
+    guint bad = 0;
+    for (guint i = 0; i < n; i++) {
+        if (jobs[i].error) {
+            bad++;
+            continue;
+        }
+        gboolean seen = FALSE;
+        for (guint k = 0; k < splits->len && !seen; k++)
+            seen = !strcmp(((split_stats *)g_ptr_array_index(splits, k))->name, jobs[i].in->split);
+        if (!seen) {
+            split_stats *s = g_new0(split_stats, 1);
+            s->name = jobs[i].in->split;
+            g_ptr_array_add(splits, s);
+        }
+    }
+    g_ptr_array_sort(splits, by_split_order);
+    if (bad) {
+        fprintf(stderr, "continuo-mkdata: skipped %u of %u files:\n", bad, n);
+        for (guint i = 0; i < n; i++)
+            if (jobs[i].error) fprintf(stderr, "  %s\n", jobs[i].error);
+    }
+    GString *report = g_string_new(NULL);
+    for (guint k = 0; k < splits->len && status == 0; k++) {
+        split_stats *s = g_ptr_array_index(splits, k);
+        if (!write_split(s, jobs, n, outdir, &err)) {
+            fprintf(stderr, "continuo-mkdata: %s\n", err->message);
+            status = 1;
+            break;
+        }
+        guint copies = !strcmp(s->name, "train")
+                           ? (guint)(2 * aug.transpose + 1) * (aug.stretch > 0 ? 3 : 1)
+                           : 1;
+        char *line = stats_line(s, copies);
+        printf("%s -> %s/%s.bin\n", line, outdir, s->name);
+        g_string_append_printf(report, "%s\n", line);
+        g_free(line);
+    }
+    if (splits->len == 0) {
+        fprintf(stderr, "continuo-mkdata: no file could be read\n");
+        status = 1;
+    }
+    if (status == 0) {
+        /* A note beside the data saying how it was made. */
+        char *info = g_strdup_printf("%s/INFO.txt", outdir);
+        char *text = g_strdup_printf(
+            "made by continuo-mkdata (token vocabulary %d)\nsource: %s\nsplit file: %s%s%s\n"
+            "augmentation (train): transpose +-%d, stretch +-%g%%\nskipped files: %u\n%s",
+            TOK_VOCAB_ID, dir, split_file ? split_file : "(none: every MIDI file -> train)",
+            kind ? ", kind " : "", kind ? kind : "", aug.transpose, aug.stretch, bad, report->str);
+        if (!g_file_set_contents(info, text, -1, &err)) {
+            fprintf(stderr, "continuo-mkdata: %s\n", err->message);
+            status = 1;
+        }
+        g_free(text);
+        g_free(info);
+    }
+    g_string_free(report, TRUE);
+    for (guint i = 0; i < n; i++) {
+        if (jobs[i].tokens) g_array_free(jobs[i].tokens, TRUE);
+        g_free(jobs[i].error);
+    }
+    g_ptr_array_free(splits, TRUE);
+    g_free(jobs);
+out:
+    if (err) g_error_free(err);
+    if (list) g_ptr_array_unref(list);
+    g_free(split_file);
+    g_free(kind);
+    g_option_context_free(ctx);
+    return status;
+}
