@@ -7,12 +7,33 @@
  *   RT thread                        worker thread (woken every period)
  *   midi_in -> in ring  ----------►  session_input(ev) for each ring item
  *                                    session_step(now)   (generate ahead)
- *   out ring -> midi_out  ◄--------  session_take_due(now + horizon, ...)
+ *   out ring -> midi_out  ◄--------  session_take_due(now, now + horizon, ...)
  *
  * The session keeps the model's scheduled events (the lookahead) itself and
  * hands the host only those due before `until`, so a rollback never has to
  * reach into the host's queue: what the host holds is at most `horizon` ahead
- * and always plays. */
+ * and always plays. Choose horizon >= the longest gap between two worker
+ * passes (a couple of periods plus one session_step's work). A step costs
+ * about (tokens_per_step + new performer tokens) single-token decodes
+ * (0.27 ms each for the shipped shape on an idle 2-core machine here).
+ * New model events are never placed before the last `until` handed out, so
+ * the fastest possible answer is `horizon` after the input is processed.
+ *
+ * Changes since the first draft (all additive; engine/session.c):
+ *  - session_config gained tokens_per_step, max_silence, accompany_hold,
+ *    density and the host-only [output] keys audio / performer_audio.
+ *  - session_take_due's output is monotonic: every event's time is >= every
+ *    event released before it (late note-offs are moved to `now`), and a
+ *    NOTE_ON never repeats a pitch that is already sounding without its
+ *    NOTE_OFF first. A host may append released events to its queue as-is.
+ *  - CCs arriving through session_input are controls: 120/123 = panic, and
+ *    the preset's [cc] mapping (temperature, density, mode, start/stop).
+ *  - new: session_config_check, session_set_running, session_model_active,
+ *    session_save_recording, session_mode_name / session_mode_parse,
+ *    session_preset_find, session_tokens / session_origin /
+ *    session_debug_poison (tests, debugging), more stats fields.
+ *  - shutdown: session_panic(s, now), then session_take_due(s, now, INFINITY,
+ *    ...) returns the note-offs; then session_save_recording. */
 #ifndef CONTINUO_SESSION_H
 #define CONTINUO_SESSION_H
 
@@ -32,42 +53,126 @@ typedef struct {
     sampler_params sampling;
     sampler_limits limits;
     uint64_t seed;
-    uint8_t model_channel; /* MIDI channel of the model's notes (performer keeps theirs) */
-    /* CC mapping (-1 = unmapped): value 0..127 scaled into each control. */
+    uint8_t model_channel; /* MIDI channel of the model's notes, 0..15 (performer keeps theirs) */
+    /* CC mapping (-1 = unmapped): value 0..127 scaled into each control:
+     *   temperature: 0.2 + 1.8 * v/127        density: 4^((v - 64)/64) (64 -> 1)
+     *   mode: v < 43 duet, < 86 accompany, else solo
+     *   startstop: v >= 64 start, < 64 stop (the model's notes end) */
     int cc_temperature, cc_density, cc_mode, cc_startstop;
+    /* --- added with session.c --- */
+    int tokens_per_step;   /* most model forwards per session_step (bounds its work; 4) */
+    double max_silence;    /* s: a longer silence is shortened to this in the token stream (2) */
+    double accompany_hold; /* accompany: keep playing this long after the performer's last
+                            * note (s; <= 0: forever) */
+    float density;         /* note density factor: NOTE_ON logits += ln(density) (1 = off) */
+    /* Host-only keys ([output] in a preset); the engine ignores them. */
+    bool audio;            /* render audio with FluidSynth (daw preset: false) */
+    bool performer_audio;  /* also play the performer's notes through the synth */
 } session_config;
 
 void session_config_defaults(session_config *c);
-/* Read a preset (GLib key file); fields absent keep their current value. */
+/* Range checks (lookahead > 0, pitch range, channel, ...); one-line error
+ * naming the field. session_new and session_config_load call it. */
+gboolean session_config_check(const session_config *c, GError **err);
+/* Read a preset (GLib key file); fields absent keep their current value.
+ * Unknown groups/keys and bad values are errors naming the file and the key,
+ * e.g. "presets/x.ini: [session] lookahead: 'abc' is not a number". */
 gboolean session_config_load(session_config *c, const char *path, GError **err);
+/* A preset name ("duet") or path -> the file to load (newly allocated).
+ * Looks in $CONTINUO_PRESETS, ./presets, the executable's ../presets and
+ * ../share/continuo/presets, /usr/local/share/continuo/presets,
+ * /usr/share/continuo/presets. NULL + err (listing where it looked) if absent. */
+char *session_preset_find(const char *name_or_path, GError **err);
+const char *session_mode_name(session_mode m); /* "duet" "accompany" "solo" */
+gboolean session_mode_parse(const char *name, session_mode *m);
 
 typedef struct session session;
 
+/* The model must use vocabulary v1 (token.h). Allocates everything. */
 session *session_new(const session_config *c, const model *m, GError **err);
 void session_free(session *s);
 
-/* A performer event heard at ev->time (<= now). */
+/* A performer event heard at ev->time (<= now; times non-decreasing).
+ * Notes and the sustain pedal join the token stream; CCs mapped in the
+ * config are controls; CC 120/123 panic; everything is recorded. Keep the
+ * performer off model_channel (their tracks would merge in the .mid).
+ * Cheap: the model work (forwarding the tokens) is done by the next
+ * session_step, unless hundreds of events pile up between two steps. */
 void session_input(session *s, const cn_event *ev);
 /* Do generation work: keep `lookahead` seconds of model events scheduled
- * (or cancel them when the performer has taken over). Bounded work per call. */
+ * (or cancel them when the performer has taken over). Bounded work per call:
+ * the pending performer tokens, plus at most tokens_per_step model tokens. */
 void session_step(session *s, double now);
 /* Move scheduled model events with time < until into out (time order);
- * returns how many (<= cap). Events in the past are never released late:
- * a note-on due before `now` that was missed is dropped (its note-off too). */
+ * returns how many (<= cap; the rest stay for the next call). Events in the
+ * past are never released late: a note-on due before `now` that was missed
+ * is dropped (its note-off too) and counted in stats.dropped_late; a late
+ * note-off is released at `now`. Any cap >= 1 works (a re-strike, NOTE_OFF
+ * + NOTE_ON, waits for a call with room for both). */
 int session_take_due(session *s, double now, double until, cn_event *out, int cap);
 /* End every sounding model note and cancel the schedule: the note-offs come
- * out of the next session_take_due. */
+ * out of the next session_take_due. In duet the current answer ends (the
+ * model waits for the performer's next call); accompany and solo go on
+ * playing from now (use session_set_running(FALSE) to silence them). */
 void session_panic(session *s, double now);
+/* Switch mode (ends every sounding model note first, like a panic). */
 void session_set_mode(session *s, session_mode mode, double now);
+/* Start/stop the model (stop ends its notes); the performer is still
+ * recorded and heard by the model while stopped. */
+void session_set_running(session *s, bool running, double now);
+/* TRUE while the model has notes sounding or scheduled, or it is its turn
+ * to play at `now` (duet: inside an answer). */
+bool session_model_active(const session *s, double now);
 
 /* Every event actually released or input, for recording (performer on its
  * channels, model on model_channel); owned by the session. */
 const GArray *session_recording(const session *s);
+/* Write the recording as a .mid (one track per channel, via midifile_save).
+ * Notes still sounding, and sustain pedals still down, are ended at `now`
+ * in the written copy (the recording itself is unchanged), so the file never
+ * holds a note-on without its note-off. */
+gboolean session_save_recording(const session *s, const char *path, double now, GError **err);
 
 typedef struct {
     long notes_in, notes_out, tokens_generated, rollbacks, dropped_late;
-    double last_response_latency; /* s from the performer's pause to the first answer */
+    double last_response_latency; /* s from the performer's last note event (on or off)
+                                   * to the model's first NOTE_ON after it */
+    /* --- added with session.c --- */
+    long tokens_in;        /* performer tokens appended to the stream */
+    long slides;           /* times the KV cache was slid (full) */
+    long nan_resets;       /* non-finite logits seen (state reset and re-primed) */
+    long catchups;         /* forced rests because generation fell behind the clock */
+    long degraded_steps;   /* steps that ended short of the lookahead (budget spent) */
+    double generated_until;/* stream time up to which the model's part is decided (s) */
+    int cache_len;         /* tokens in the KV cache */
+    bool broken;           /* the model gave non-finite logits even after a reset: silent */
 } session_stats;
 void session_get_stats(const session *s, session_stats *st);
+
+/* For tests and debugging: the token stream as it stands (the KV cache plus
+ * performer tokens not yet forwarded; *n tokens) and, in *start, the time of
+ * its first token, so tok_decode_tokens(tokens, n, start) gives the stream's
+ * times (as of the current origin, which long silences move forward). */
+const int *session_tokens(const session *s, int *n, double *start);
+double session_origin(const session *s);
+/* For tests: make the next logits the session reads look non-finite. */
+void session_debug_poison(session *s);
+
+/* ---- added for the installation (issue 6; engine/session.c, end of file) --
+ * Live controls without a CC: the sampling temperature (> 0) and the note
+ * density factor (> 0; NOTE_ON logits += ln(density)), as the [cc] mapping
+ * would set them. Used by engine/health.c. */
+void session_set_controls(session *s, float temperature, float density);
+void session_get_controls(const session *s, float *temperature, float *density);
+/* Forget the oldest n events of session_recording (a rotating recorder,
+ * engine/rotate.c, has saved them), so a run of days keeps memory flat. */
+void session_recording_drop(session *s, guint n);
+/* SIGHUP: apply a reloaded preset to the running session at `now`, without
+ * a gap: sampling, density, limits, lookahead, duet/accompany times, CC
+ * mapping, max_silence; a new mode switches as session_set_mode does; a new
+ * seed reseeds the sampler. Kept: model_channel (notes are sounding on it)
+ * and tokens_per_step when the host fitted a lower one to its period.
+ * FALSE + err (nothing changed) if c fails session_config_check. */
+gboolean session_apply_config(session *s, const session_config *c, double now, GError **err);
 
 #endif
