@@ -109,4 +109,28 @@ void model_truncate(model_state *s, int n);
  * for how positions stay valid. */
 void model_slide(model_state *s, int keep);
 
+/* ---- additions (engine/model.c) ---------------------------------------- */
+/* How a loaded model keeps its matrices in memory. AUTO: the environment
+ * variable CONTINUO_WEIGHTS ("f32" or "bf16") if set, else BF16, measured
+ * faster here (decode is memory-bound; see model.c). BF16 rounds every
+ * matrix to bfloat16 at load time (norm gains stay float32); decode and
+ * prefill then use the same rounded weights. */
+typedef enum {
+    MODEL_WEIGHTS_AUTO = 0,
+    MODEL_WEIGHTS_F32,
+    MODEL_WEIGHTS_BF16,
+} model_weight_type;
+model *model_load_as(const char *path, model_weight_type type, GError **err);
+model_weight_type model_get_weight_type(const model *m);
+/* Positions an automatic slide (cache full in forward/prefill) keeps;
+ * default 3/4 of seq_len. Call from the thread that runs the state. */
+void model_state_set_slide_keep(model_state *s, int keep);
+/* Absolute position of the next token: tokens ever appended, minus those
+ * rolled back by model_truncate (slides do not change it). */
+int64_t model_state_position(const model_state *s);
+/* The decode kernel variant in use ("avx512", "avx2", "blas", "portable");
+ * set_kernel picks another by name, FALSE when unknown or unsupported here. */
+const char *model_state_kernel(const model_state *s);
+gboolean model_state_set_kernel(model_state *s, const char *name);
+
 #endif

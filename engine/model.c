@@ -1,0 +1,621 @@
+/* model.c — loading a weights file (mmap + validation) and running the
+ * transformer of model.h: decode one token, prefill a run, truncate, slide.
+ *
+ * Memory (why it looks like this): single-token decode reads every weight
+ * once per token, so on this machine it is bound by cache bandwidth, not
+ * arithmetic (L3 streams ~100 GB/s up to ~8 MB, ~50 GB/s at 28 MB, DRAM
+ * ~30 GB/s). So the loader copies the matrices out of the file mapping into
+ * an anonymous block on 2 MB pages (no TLB misses while streaming 4 K pages),
+ * by default rounded to bfloat16 (8 MB instead of 16 for the shipped shape),
+ * and the KV cache holds IEEE half floats (6 MB at full context instead of 12).
+ * Decode converts on the fly; prefill converts each matrix to float32 before
+ * its sgemm, so both paths compute with the same rounded numbers.
+ *
+ * Caches (one run state per generating stream, allocated once):
+ *   key_t (n_layers, dim, ld)      half; keys transposed: key_t[l][i][t] is
+ *                                  element i of the key in cache slot t
+ *                                  (ld = seq_len padded), so decode scores are
+ *                                  unit-stride vector FMAs over slots.
+ *   value (n_layers, seq_len, dim) half; one row per slot.
+ * Values are clamped to +-65504 before rounding to half (no infinities).
+ *
+ * Positions and sliding. Rotary embedding makes q.k depend only on the
+ * difference of the two positions: R(a)q . R(b)k = q . R(b-a)k. Every token
+ * has an absolute position (tokens appended since the state was made, less
+ * those rolled back), an int64 that never wraps; cache slot t holds the token
+ * at absolute position offset + t. A slide drops the oldest slots, moves the
+ * rest down (memmove) and adds the count to offset; keys are not touched, so
+ * a slide adds no rounding at all. Attention stays right because queries and
+ * keys are both rotated at their absolute positions and only differences
+ * matter. The angles are the one place where precision could run out: after
+ * days of play the position is ~1e7..1e8, and pos * freq in float32 would
+ * have lost every digit below 1 rad. So each angle is computed in double,
+ * (double)pos * freq_i, and reduced by sin/cos in double: its error is about
+ * pos * 1e-16 rad (1e-6 rad after 1e10 tokens, i.e. years of playing at 100
+ * tokens/s), far below the float32 rounding of the rotated vectors.
+ *
+ * What the slid cache promises (tests/test_model.c checks it against an
+ * independent reference): every later token attends to exactly the kept
+ * slots, with the keys and values they were given when first computed (those
+ * saw their own, longer, context): the logits equal those of an unlimited
+ * model whose attention is restricted to that window.
+ * model_forward/model_prefill slide automatically when the cache is full,
+ * keeping slide_keep slots (default 3/4 of seq_len: one memmove per seq_len/4
+ * tokens instead of one per token). Decode and prefill slide at the same token
+ * counts, so they agree.
+ *
+ * Not real-time safe (file I/O, allocation) except model_forward,
+ * model_prefill, model_truncate and model_slide, which allocate nothing. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cblas.h>
+#include "model.h"
+#include "error.h"
+#include "kernels.h"
+
+#define PREFILL_CHUNK 128 /* tokens per batched pass: (chunk, hidden) floats fit in L2 */
+#define HALF_MAX 65504.0f
+
+/* One matrix, float32 or bfloat16 (exactly one pointer set). */
+typedef struct {
+    const float *f;
+    const uint16_t *b;
+} mat;
+
+struct model {
+    char *path;
+    model_config config;
+    model_weight_type type;
+    void *block;     /* all tensors in file order, float32 or bfloat16; 2 MB pages */
+    float *norms;    /* rms_att (L, dim), rms_ffn (L, dim), rms_final (dim): float32 */
+    mat tok_emb, wq, wk, wv, wo, w1, w2, wcls;
+    const float *rms_att, *rms_ffn, *rms_final;
+};
+
+struct model_state {
+    const model *m;
+    const kern_cpu *k;
+    int n;          /* tokens in the cache: slots 0..n-1 */
+    int64_t offset; /* absolute position of slot 0 */
+    int ld;         /* row stride of key_t and att (>= seq_len) */
+    int slide_keep; /* slots an automatic slide keeps */
+    double *freq;   /* (head_dim/2) rotary frequencies theta^(-2i/head_dim) */
+    float *rc, *rs; /* (head_dim/2) cos, sin at rope_pos */
+    int64_t rope_pos;
+    /* decode activations */
+    float *x;       /* (dim) residual stream */
+    float *xb;      /* (dim) */
+    float *xb2;     /* (dim) */
+    float *q;       /* (dim) */
+    float *kv;      /* (dim) the new key or value before it goes into the cache */
+    uint16_t *kh;   /* (dim) the new key as half floats */
+    float *hb;      /* (hidden_dim) */
+    float *att;     /* (n_heads, ld) */
+    float *logits;  /* (vocab_size) */
+    /* caches, half floats */
+    uint16_t *key_t; /* (n_layers, dim, ld) */
+    uint16_t *value; /* (n_layers, seq_len, dim) */
+    /* prefill: activations of PREFILL_CHUNK rows and float32 scratch */
+    float *px, *pxb, *pq, *pk, *pv, *pout; /* (chunk, dim) */
+    float *phb;     /* (chunk, hidden_dim) */
+    float *patt;    /* (chunk, ld) */
+    float *wbuf;    /* one matrix converted to float32: max(dim, hidden, vocab) * dim */
+    float *kbuf;    /* (dim, ld) one layer's keys as float32 */
+    float *vbuf;    /* (seq_len, dim) one layer's values as float32 */
+};
+
+/* ----------------------------------------------------------------------------
+ * loading */
+
+static gboolean load_fail(GError **err, const char *path, int code, const char *fmt, ...)
+    G_GNUC_PRINTF(4, 5);
+static gboolean load_fail(GError **err, const char *path, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_set_error(err, CN_ERROR, code, "%s: %s", path, msg);
+    g_free(msg);
+    return FALSE;
+}
+
+/* Every header field against the spec and the file size; the payload is not touched. */
+static gboolean header_check(const model_file_header *h, uint64_t file_size, const char *path,
+                             GError **err)
+{
+    if (memcmp(h->magic, MODEL_MAGIC, 8))
+        return load_fail(err, path, CN_ERR_FORMAT, "not a continuo model file (bad magic)");
+    if (h->version != MODEL_VERSION)
+        return load_fail(err, path, CN_ERR_VERSION, "format version %u, this build reads version %d",
+                         h->version, MODEL_VERSION);
+    if (h->header_size != MODEL_HEADER_SIZE)
+        return load_fail(err, path, CN_ERR_FORMAT, "header_size %u, expected %d", h->header_size,
+                         MODEL_HEADER_SIZE);
+    GError *e = NULL;
+    if (!model_config_check(&h->config, &e)) {
+        load_fail(err, path, CN_ERR_FORMAT, "%s", e->message);
+        g_error_free(e);
+        return FALSE;
+    }
+    if (h->dtype != 0)
+        return load_fail(err, path, CN_ERR_UNSUPPORTED, "dtype %u not supported (0 = float32)",
+                         h->dtype);
+    uint64_t want = model_param_count(&h->config);
+    if (h->param_count != want)
+        return load_fail(err, path, CN_ERR_FORMAT,
+                         "param_count %" G_GUINT64_FORMAT " does not match the config (%" G_GUINT64_FORMAT ")",
+                         (guint64)h->param_count, (guint64)want);
+    if (h->payload_bytes != want * sizeof(float))
+        return load_fail(err, path, CN_ERR_FORMAT,
+                         "payload_bytes %" G_GUINT64_FORMAT " is not param_count * 4",
+                         (guint64)h->payload_bytes);
+    uint64_t total = MODEL_HEADER_SIZE + h->payload_bytes;
+    if (file_size < total)
+        return load_fail(err, path, CN_ERR_TRUNCATED,
+                         "truncated: %" G_GUINT64_FORMAT " bytes, the header declares %" G_GUINT64_FORMAT,
+                         (guint64)file_size, (guint64)total);
+    if (file_size > total)
+        return load_fail(err, path, CN_ERR_FORMAT,
+                         "%" G_GUINT64_FORMAT " trailing bytes after the payload",
+                         (guint64)(file_size - total));
+    return TRUE;
+}
+
+/* Memory on 2 MB pages where the kernel allows (THP "madvise" mode). */
+static void *huge_alloc(size_t bytes)
+{
+    size_t align = (size_t)2 << 20, size = (bytes + align - 1) & ~(align - 1);
+    void *p = NULL;
+    if (posix_memalign(&p, align, size ? size : align)) return NULL;
+    madvise(p, size, MADV_HUGEPAGE);
+    return p;
+}
+
+static model_weight_type resolve_type(model_weight_type t)
+{
+    if (t != MODEL_WEIGHTS_AUTO) return t;
+    const char *env = getenv("CONTINUO_WEIGHTS");
+    if (env && !strcmp(env, "f32")) return MODEL_WEIGHTS_F32;
+    return MODEL_WEIGHTS_BF16;
+}
+
+/* Copy (float32) or round (bfloat16) the payload into m->block. */
+static gboolean build_weights(model *m, const float *payload, size_t count)
+{
+    const model_config *c = &m->config;
+    model_weights w; /* offsets into the payload, via a map on the payload itself */
+    model_weights_map(&w, c, (float *)payload);
+    size_t L = (size_t)c->n_layers, d = (size_t)c->dim;
+    m->norms = g_new(float, 2 * L * d + d);
+    memcpy(m->norms, w.rms_att, L * d * sizeof(float));
+    memcpy(m->norms + L * d, w.rms_ffn, L * d * sizeof(float));
+    memcpy(m->norms + 2 * L * d, w.rms_final, d * sizeof(float));
+    m->rms_att = m->norms;
+    m->rms_ffn = m->norms + L * d;
+    m->rms_final = m->norms + 2 * L * d;
+
+    const float *src[] = {w.tok_emb, w.wq, w.wk, w.wv, w.wo, w.w1, w.w2, w.wcls};
+    mat *dst[] = {&m->tok_emb, &m->wq, &m->wk, &m->wv, &m->wo, &m->w1, &m->w2, &m->wcls};
+    if (m->type == MODEL_WEIGHTS_F32) {
+        float *b = huge_alloc(count * sizeof(float));
+        if (!b) return FALSE;
+        memcpy(b, payload, count * sizeof(float));
+        for (size_t i = 0; i < G_N_ELEMENTS(src); i++) dst[i]->f = b + (src[i] - payload);
+        m->block = b;
+    } else {
+        uint16_t *b = huge_alloc(count * sizeof(uint16_t));
+        if (!b) return FALSE;
+        for (size_t i = 0; i < count; i++) b[i] = kern_f32_to_bf16(payload[i]);
+        for (size_t i = 0; i < G_N_ELEMENTS(src); i++) dst[i]->b = b + (src[i] - payload);
+        m->block = b;
+    }
+    return TRUE;
+}
+
+model *model_load_as(const char *path, model_weight_type type, GError **err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        load_fail(err, path, CN_ERR_IO, "cannot open: %s", g_strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        load_fail(err, path, CN_ERR_IO, "not a regular file");
+        close(fd);
+        return NULL;
+    }
+    uint64_t size = (uint64_t)st.st_size;
+    if (size < MODEL_HEADER_SIZE) {
+        /* Short files: a prefix of our magic means a cut-off model file. */
+        char head[8] = {0};
+        ssize_t got = pread(fd, head, size < 8 ? size : 8, 0);
+        close(fd);
+        if (got >= 0 && !memcmp(head, MODEL_MAGIC, (size_t)got))
+            load_fail(err, path, CN_ERR_TRUNCATED,
+                      "truncated: %" G_GUINT64_FORMAT " bytes, shorter than the %d-byte header",
+                      (guint64)size, MODEL_HEADER_SIZE);
+        else
+            load_fail(err, path, CN_ERR_FORMAT, "not a continuo model file (bad magic)");
+        return NULL;
+    }
+    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) {
+        load_fail(err, path, CN_ERR_IO, "cannot mmap: %s", g_strerror(errno));
+        return NULL;
+    }
+    model_file_header h;
+    memcpy(&h, map, sizeof h);
+    if (!header_check(&h, size, path, err)) {
+        munmap(map, size);
+        return NULL;
+    }
+    madvise(map, size, MADV_SEQUENTIAL);
+
+    const guchar *payload = (const guchar *)map + MODEL_HEADER_SIZE;
+    GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
+    /* g_checksum_update takes a gssize: feed it in bounded pieces */
+    for (uint64_t off = 0; off < h.payload_bytes; off += 1u << 30) {
+        uint64_t len = h.payload_bytes - off < (1u << 30) ? h.payload_bytes - off : (1u << 30);
+        g_checksum_update(ck, payload + off, (gssize)len);
+    }
+    uint8_t digest[32];
+    gsize dlen = sizeof digest;
+    g_checksum_get_digest(ck, digest, &dlen);
+    g_checksum_free(ck);
+    if (memcmp(digest, h.sha256, 32)) {
+        load_fail(err, path, CN_ERR_CHECKSUM, "payload does not match its SHA-256 (corrupted file)");
+        munmap(map, size);
+        return NULL;
+    }
+
+    model *m = g_new0(model, 1);
+    m->path = g_strdup(path);
+    m->config = h.config;
+    m->type = resolve_type(type);
+    /* the payload sits at offset 256 of a page-aligned mapping: float-aligned */
+    gboolean ok = build_weights(m, (const float *)(const void *)payload, (size_t)h.param_count);
+    munmap(map, size); /* everything needed is copied: the file's pages leave our RSS */
+    if (!ok) {
+        load_fail(err, path, CN_ERR_IO, "out of memory for the weights");
+        model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+model *model_load(const char *path, GError **err)
+{
+    return model_load_as(path, MODEL_WEIGHTS_AUTO, err);
+}
+
+void model_free(model *m)
+{
+    if (!m) return;
+    free(m->block);
+    g_free(m->norms);
+    g_free(m->path);
+    g_free(m);
+}
+
+const model_config *model_get_config(const model *m) { return &m->config; }
+model_weight_type model_get_weight_type(const model *m) { return m->type; }
+
+/* ----------------------------------------------------------------------------
+ * run state */
+
+static void *zalloc(size_t n, size_t size) { return g_aligned_alloc0(n ? n : 1, size, 64); }
+
+model_state *model_state_new(const model *m, GError **err)
+{
+    const model_config *c = &m->config;
+    model_state *s = g_new0(model_state, 1);
+    s->m = m;
+    s->k = kern_cpu_default();
+    size_t d = (size_t)c->dim, L = (size_t)c->n_layers, T = (size_t)c->seq_len;
+    size_t hd = (size_t)(c->dim / c->n_heads), h = (size_t)c->hidden_dim, V = (size_t)c->vocab_size;
+    /* Pad the key row stride to whole 64-byte lines, and off a multiple of 4 KiB
+     * so the head_dim key rows one score block reads do not share L1 sets. */
+    size_t ld = (T + 31) & ~(size_t)31;
+    if ((ld * sizeof(uint16_t)) % 4096 == 0) ld += 32;
+    s->ld = (int)ld;
+    s->slide_keep = c->seq_len - (c->seq_len / 4 > 0 ? c->seq_len / 4 : 1);
+    s->freq = g_new(double, hd / 2);
+    for (size_t i = 0; i < hd / 2; i++)
+        s->freq[i] = pow((double)c->rope_theta, -2.0 * (double)i / (double)hd);
+    s->rc = zalloc(hd / 2, sizeof(float));
+    s->rs = zalloc(hd / 2, sizeof(float));
+    s->rope_pos = -1;
+
+    s->x = zalloc(d, sizeof(float));
+    s->xb = zalloc(d, sizeof(float));
+    s->xb2 = zalloc(d, sizeof(float));
+    s->q = zalloc(d, sizeof(float));
+    s->kv = zalloc(d, sizeof(float));
+    s->kh = zalloc(d, sizeof(uint16_t));
+    s->hb = zalloc(h, sizeof(float));
+    s->att = zalloc((size_t)c->n_heads * ld, sizeof(float));
+    s->logits = zalloc(V, sizeof(float));
+    s->key_t = zalloc(L * d * ld, sizeof(uint16_t));
+    s->value = zalloc(L * T * d, sizeof(uint16_t));
+    s->px = zalloc(PREFILL_CHUNK * d, sizeof(float));
+    s->pxb = zalloc(PREFILL_CHUNK * d, sizeof(float));
+    s->pq = zalloc(PREFILL_CHUNK * d, sizeof(float));
+    s->pk = zalloc(PREFILL_CHUNK * d, sizeof(float));
+    s->pv = zalloc(PREFILL_CHUNK * d, sizeof(float));
+    s->pout = zalloc(PREFILL_CHUNK * d, sizeof(float));
+    s->phb = zalloc(PREFILL_CHUNK * h, sizeof(float));
+    s->patt = zalloc(PREFILL_CHUNK * ld, sizeof(float));
+    size_t rows = d > h ? d : h;
+    rows = rows > V ? rows : V;
+    s->wbuf = zalloc(rows * d, sizeof(float));
+    s->kbuf = zalloc(d * ld, sizeof(float));
+    s->vbuf = zalloc(T * d, sizeof(float));
+    if (!s->key_t || !s->value) {
+        g_set_error(err, CN_ERROR, CN_ERR_IO, "model state: out of memory");
+        model_state_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void model_state_free(model_state *s)
+{
+    if (!s) return;
+    void *bufs[] = {s->rc, s->rs, s->x, s->xb, s->xb2, s->q, s->kv, s->kh, s->hb, s->att,
+                    s->logits, s->key_t, s->value, s->px, s->pxb, s->pq, s->pk, s->pv,
+                    s->pout, s->phb, s->patt, s->wbuf, s->kbuf, s->vbuf};
+    for (size_t i = 0; i < G_N_ELEMENTS(bufs); i++) g_aligned_free(bufs[i]);
+    g_free(s->freq);
+    g_free(s);
+}
+
+int model_state_len(const model_state *s) { return s->n; }
+int64_t model_state_position(const model_state *s) { return s->offset + s->n; }
+const char *model_state_kernel(const model_state *s) { return s->k->name; }
+
+gboolean model_state_set_kernel(model_state *s, const char *name)
+{
+    const kern_cpu *k = kern_cpu_by_name(name);
+    if (!k) return FALSE;
+    s->k = k;
+    return TRUE;
+}
+
+void model_state_set_slide_keep(model_state *s, int keep)
+{
+    int T = s->m->config.seq_len;
+    s->slide_keep = keep < 0 ? 0 : keep >= T ? T - 1 : keep;
+}
+
+/* ----------------------------------------------------------------------------
+ * the layers' pieces */
+
+/* out = x / rms(x) * w, eps 1e-5 (out may alias x) */
+static void rmsnorm(float *out, const float *x, const float *w, int n)
+{
+    float ss = 0.0f;
+    for (int i = 0; i < n; i++) ss += x[i] * x[i];
+    float r = 1.0f / sqrtf(ss / (float)n + 1e-5f);
+    for (int i = 0; i < n; i++) out[i] = x[i] * r * w[i];
+}
+
+/* Rotary embedding at absolute position pos on one (dim) vector, every head,
+ * pairs (2i, 2i+1). Angles in double (see the top of the file). */
+static void rope(model_state *s, float *v, int64_t pos)
+{
+    int hd = s->m->config.dim / s->m->config.n_heads, half = hd / 2;
+    if (pos != s->rope_pos) {
+        for (int i = 0; i < half; i++) {
+            double sn, cs;
+            sincos((double)pos * s->freq[i], &sn, &cs);
+            s->rc[i] = (float)cs;
+            s->rs[i] = (float)sn;
+        }
+        s->rope_pos = pos;
+    }
+    const float *cs = s->rc, *sn = s->rs;
+    for (int h = 0; h < s->m->config.n_heads; h++) {
+        float *p = v + h * hd;
+        for (int i = 0; i < half; i++) {
+            float a = p[2 * i], b = p[2 * i + 1];
+            p[2 * i] = a * cs[i] - b * sn[i];
+            p[2 * i + 1] = a * sn[i] + b * cs[i];
+        }
+    }
+}
+
+static void add(float *x, const float *y, int n)
+{
+    for (int i = 0; i < n; i++) x[i] += y[i];
+}
+
+/* the cache holds half floats: keep values finite */
+static void clamp_half(float *x, int n)
+{
+    for (int i = 0; i < n; i++) x[i] = x[i] > HALF_MAX ? HALF_MAX : x[i] < -HALF_MAX ? -HALF_MAX : x[i];
+}
+
+/* y(rows) = W[off ..](rows, cols) x with the matrix's own precision */
+static void mv(const model_state *s, float *y, mat W, size_t off, const float *x, int rows, int cols)
+{
+    if (W.b) s->k->matvec_bf16(y, W.b + off, x, rows, cols);
+    else s->k->matvec(y, W.f + off, x, rows, cols);
+}
+
+/* rows*cols floats of W from off, as float32 (converted into wbuf if bf16) */
+static const float *wf32(model_state *s, mat W, size_t off, int rows, int cols)
+{
+    if (W.f) return W.f + off;
+    s->k->bf16_to_f32(s->wbuf, W.b + off, rows * cols);
+    return s->wbuf;
+}
+
+static void embed(const model_state *s, float *x, int token)
+{
+    int d = s->m->config.dim;
+    mat E = s->m->tok_emb;
+    if (E.b) s->k->bf16_to_f32(x, E.b + (size_t)token * d, d);
+    else memcpy(x, E.f + (size_t)token * d, (size_t)d * sizeof(float));
+}
+
+/* ----------------------------------------------------------------------------
+ * decode */
+
+float *model_forward(model_state *s, int token)
+{
+    const model *m = s->m;
+    const model_config *c = &m->config;
+    const kern_cpu *k = s->k;
+    g_return_val_if_fail(token >= 0 && token < c->vocab_size, NULL);
+    if (s->n >= c->seq_len) model_slide(s, s->slide_keep);
+    int slot = s->n, d = c->dim, hdim = c->hidden_dim, ld = s->ld;
+    int64_t pos = s->offset + slot;
+    size_t dd = (size_t)d * d, hd_ = (size_t)hdim * d;
+
+    embed(s, s->x, token);
+    for (int l = 0; l < c->n_layers; l++) {
+        uint16_t *kt = s->key_t + (size_t)l * d * ld;
+        uint16_t *val = s->value + (size_t)l * c->seq_len * d;
+        rmsnorm(s->xb, s->x, m->rms_att + (size_t)l * d, d);
+        mv(s, s->q, m->wq, l * dd, s->xb, d, d);
+        mv(s, s->kv, m->wk, l * dd, s->xb, d, d);
+        rope(s, s->q, pos);
+        rope(s, s->kv, pos);
+        clamp_half(s->kv, d);
+        k->f32_to_f16(s->kh, s->kv, d);
+        for (int i = 0; i < d; i++) kt[(size_t)i * ld + slot] = s->kh[i];
+        mv(s, s->kv, m->wv, l * dd, s->xb, d, d);
+        clamp_half(s->kv, d);
+        k->f32_to_f16(val + (size_t)slot * d, s->kv, d);
+        k->attend(s->xb2, s->att, s->q, kt, val, slot + 1, ld, c->n_heads, d / c->n_heads);
+        mv(s, s->xb, m->wo, l * dd, s->xb2, d, d);
+        add(s->x, s->xb, d);
+        rmsnorm(s->xb, s->x, m->rms_ffn + (size_t)l * d, d);
+        mv(s, s->hb, m->w1, l * hd_, s->xb, hdim, d);
+        k->gelu(s->hb, hdim);
+        mv(s, s->xb, m->w2, l * hd_, s->hb, d, hdim);
+        add(s->x, s->xb, d);
+    }
+    rmsnorm(s->x, s->x, m->rms_final, d);
+    mv(s, s->logits, m->wcls, 0, s->x, c->vocab_size, d);
+    s->n = slot + 1;
+    return s->logits;
+}
+
+/* ----------------------------------------------------------------------------
+ * prefill: rows of up to PREFILL_CHUNK tokens through sgemm */
+
+static void prefill_chunk(model_state *s, const int *tokens, int n)
+{
+    const model *m = s->m;
+    const model_config *c = &m->config;
+    const kern_cpu *k = s->k;
+    int p0 = s->n, d = c->dim, hdim = c->hidden_dim, ld = s->ld, H = c->n_heads;
+    int hd = d / H, end = p0 + n;
+    size_t dd = (size_t)d * d, hd_ = (size_t)hdim * d;
+    float scale = 1.0f / sqrtf((float)hd);
+
+    for (int r = 0; r < n; r++) embed(s, s->px + (size_t)r * d, tokens[r]);
+    for (int l = 0; l < c->n_layers; l++) {
+        uint16_t *kt = s->key_t + (size_t)l * d * ld;
+        uint16_t *val = s->value + (size_t)l * c->seq_len * d;
+        for (int r = 0; r < n; r++)
+            rmsnorm(s->pxb + (size_t)r * d, s->px + (size_t)r * d, m->rms_att + (size_t)l * d, d);
+        kern_matmul(s->pq, s->pxb, wf32(s, m->wq, l * dd, d, d), n, d, d);
+        kern_matmul(s->pk, s->pxb, wf32(s, m->wk, l * dd, d, d), n, d, d);
+        kern_matmul(s->pv, s->pxb, wf32(s, m->wv, l * dd, d, d), n, d, d);
+        for (int r = 0; r < n; r++) {
+            rope(s, s->pq + (size_t)r * d, s->offset + p0 + r);
+            rope(s, s->pk + (size_t)r * d, s->offset + p0 + r);
+        }
+        clamp_half(s->pk, n * d);
+        clamp_half(s->pv, n * d);
+        k->f32_to_f16(val + (size_t)p0 * d, s->pv, n * d);
+        for (int r = 0; r < n; r++) {
+            k->f32_to_f16(s->kh, s->pk + (size_t)r * d, d);
+            for (int i = 0; i < d; i++) kt[(size_t)i * ld + p0 + r] = s->kh[i];
+        }
+        /* the cached (half) keys and values of slots 0..end-1 as float32, so
+         * prefill attends to exactly the numbers decode would */
+        for (int i = 0; i < d; i++) k->f16_to_f32(s->kbuf + (size_t)i * ld, kt + (size_t)i * ld, end);
+        k->f16_to_f32(s->vbuf, val, end * d);
+        for (int h = 0; h < H; h++) {
+            /* scores (n, end) = scale Q_h (n, hd) Kt_h (hd, end) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, end, hd, scale,
+                        s->pq + h * hd, d, s->kbuf + (size_t)h * hd * ld, ld, 0.0f, s->patt, ld);
+            for (int r = 0; r < n; r++) {
+                float *row = s->patt + (size_t)r * ld;
+                int valid = p0 + r + 1; /* causal: slots <= p0 + r */
+                k->softmax_rows(row, 1, valid, ld);
+                for (int t = valid; t < end; t++) row[t] = 0.0f;
+            }
+            /* out_h (n, hd) = P (n, end) V_h (end, hd) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, end, 1.0f, s->patt, ld,
+                        s->vbuf + h * hd, d, 0.0f, s->pout + h * hd, d);
+        }
+        kern_matmul(s->pxb, s->pout, wf32(s, m->wo, l * dd, d, d), n, d, d);
+        add(s->px, s->pxb, n * d);
+        for (int r = 0; r < n; r++)
+            rmsnorm(s->pxb + (size_t)r * d, s->px + (size_t)r * d, m->rms_ffn + (size_t)l * d, d);
+        kern_matmul(s->phb, s->pxb, wf32(s, m->w1, l * hd_, hdim, d), n, hdim, d);
+        k->gelu(s->phb, n * hdim);
+        kern_matmul(s->pxb, s->phb, wf32(s, m->w2, l * hd_, d, hdim), n, d, hdim);
+        add(s->px, s->pxb, n * d);
+    }
+    /* only the last token's logits are wanted */
+    float *last = s->px + (size_t)(n - 1) * d;
+    rmsnorm(last, last, m->rms_final, d);
+    mv(s, s->logits, m->wcls, 0, last, c->vocab_size, d);
+    s->n = end;
+}
+
+float *model_prefill(model_state *s, const int *tokens, int n)
+{
+    const model_config *c = &s->m->config;
+    g_return_val_if_fail(n > 0, NULL);
+    for (int i = 0; i < n; i++) g_return_val_if_fail(tokens[i] >= 0 && tokens[i] < c->vocab_size, NULL);
+    for (int i = 0; i < n;) {
+        if (s->n >= c->seq_len) model_slide(s, s->slide_keep);
+        int todo = n - i;
+        if (todo > PREFILL_CHUNK) todo = PREFILL_CHUNK;
+        if (todo > c->seq_len - s->n) todo = c->seq_len - s->n;
+        prefill_chunk(s, tokens + i, todo);
+        i += todo;
+    }
+    return s->logits;
+}
+
+/* ----------------------------------------------------------------------------
+ * rollback and sliding */
+
+void model_truncate(model_state *s, int n)
+{
+    if (n < 0) n = 0;
+    if (n < s->n) s->n = n;
+}
+
+void model_slide(model_state *s, int keep)
+{
+    const model_config *c = &s->m->config;
+    if (keep < 0) keep = 0;
+    if (keep >= s->n) return;
+    int shift = s->n - keep, d = c->dim, ld = s->ld;
+    for (int l = 0; l < c->n_layers; l++) {
+        uint16_t *kt = s->key_t + (size_t)l * d * ld;
+        for (int i = 0; i < d; i++)
+            memmove(kt + (size_t)i * ld, kt + (size_t)i * ld + shift, (size_t)keep * sizeof(uint16_t));
+        uint16_t *val = s->value + (size_t)l * c->seq_len * d;
+        memmove(val, val + (size_t)shift * d, (size_t)keep * d * sizeof(uint16_t));
+    }
+    s->offset += shift;
+    s->n = keep;
+}

@@ -1,0 +1,23 @@
+/* cpu_variants.h — internal to kernels/: the CPU variant tables and the
+ * portable functions the SIMD variants fall back on for odd shapes. */
+#ifndef CONTINUO_CPU_VARIANTS_H
+#define CONTINUO_CPU_VARIANTS_H
+
+#include "kernels.h"
+
+extern const kern_cpu kern_cpu_portable; /* cpu_portable.c */
+extern const kern_cpu kern_cpu_avx2;     /* cpu_avx2.c */
+extern const kern_cpu kern_cpu_avx512;   /* cpu_avx512.c */
+extern const kern_cpu kern_cpu_blas;     /* cpu_blas.c */
+
+void kern_portable_matvec(float *y, const float *W, const float *x, int rows, int cols);
+void kern_portable_matvec_bf16(float *y, const uint16_t *W, const float *x, int rows, int cols);
+void kern_portable_attend(float *out, float *att, const float *q, const uint16_t *kt,
+                          const uint16_t *v, int n, int ld, int n_heads, int head_dim);
+void kern_portable_f16_to_f32(float *dst, const uint16_t *src, int n);
+void kern_portable_f32_to_f16(uint16_t *dst, const float *src, int n);
+void kern_portable_bf16_to_f32(float *dst, const uint16_t *src, int n);
+void kern_portable_gelu(float *x, int n);
+void kern_portable_softmax_rows(float *x, int rows, int n, int ld);
+
+#endif
