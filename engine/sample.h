@@ -15,8 +15,10 @@ void rng_seed(cn_rng *r, uint64_t seed);
 uint64_t rng_next(cn_rng *r);
 float rng_float(cn_rng *r); /* uniform in [0, 1) */
 
+/* Filters apply in this order: temperature, top-k, top-p (on what top-k
+ * kept, renormalized), min-p; ties in rank go to the lower token id. */
 typedef struct {
-    float temperature; /* > 0; 1 = the model's distribution */
+    float temperature; /* > 0; 1 = the model's distribution; <= 0: argmax */
     int top_k;         /* 0 = off */
     float top_p;       /* 1 = off */
     float min_p;       /* 0 = off: drop tokens with p < min_p * p_max */
@@ -26,13 +28,23 @@ typedef struct {
     int pitch_lo, pitch_hi;  /* NOTE_ONs allowed only in [lo, hi] */
     int max_polyphony;       /* no NOTE_ON when this many notes sound (0 = no limit) */
     double max_note_len;     /* seconds: a note sounding this long must be ended next */
-    bool allow_specials;     /* BOS/EOS/PAD/CTRL are never sampled unless set */
+    bool allow_specials;     /* BOS/EOS/CTRL are never sampled unless set (PAD never) */
 } sampler_limits;
+
+/* Defaults: temperature 1, top-k off, top-p 0.95, min-p off; keys 21..108
+ * (the piano), at most 12 notes at once, notes at most 8 s, no specials. */
+void sampler_params_defaults(sampler_params *p);
+void sampler_limits_defaults(sampler_limits *l);
 
 /* Fills allowed[TOK_VOCAB_SIZE] (1 = may be sampled) from the decoder's
  * state: no NOTE_OFF of a silent key, NOTE_ON only in range and under the
- * polyphony limit, and when a note has reached max_note_len only its NOTE_OFF
- * (the oldest such note first). */
+ * polyphony limit (a re-strike of a sounding key is allowed at the limit),
+ * no zero-length note (a key struck at the current time is neither released
+ * nor re-struck until a TIME_SHIFT),
+ * VELOCITY always, TIME_SHIFTs only as long as they carry no sounding note
+ * past max_note_len, and when a note has reached max_note_len (less than one
+ * 10 ms step left) only its NOTE_OFF (the oldest such note first). So a
+ * masked stream never relies on the decoder's own max_note_len cap. */
 void sampler_mask(const tok_decoder *d, const sampler_limits *lim, uint8_t *allowed);
 
 /* Samples a token from logits[n] restricted to allowed (NULL = all).

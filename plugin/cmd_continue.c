@@ -1,10 +1,445 @@
-/* cmd_continue.c — PLACEHOLDER until its issue lands: replace this whole file. */
+/* cmd_continue.c — `continuo continue`: offline continuation of a MIDI file.
+ * The primer is tokenized, fed to the model in one prefill, and the model's
+ * tokens are sampled (with the playability masks) through a decoder until
+ * the requested seconds of music exist; primer + continuation are written as
+ * MIDI (model on its own channel and track) and optionally as a WAV. */
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib.h>
 #include "commands.h"
+#include "error.h"
+#include "midifile.h"
+#include "model.h"
+#include "paths.h"
+#include "sample.h"
+#include "synth.h"
+#include "token.h"
+
+#define WAV_RATE 44100
+/* Tokens allowed per second of continuation before we give up on a model
+ * that will not advance time (100 TIME_SHIFT_1 per second is the legal
+ * maximum rate; 20x that leaves room for any sane note density). */
+#define MAX_TOKENS_PER_SECOND 2000
+
+static const char *summary =
+    "Continues IN.mid with the model and writes the primer plus the continuation\n"
+    "to OUT.mid: the primer's events as they were (notes still held at its end are\n"
+    "ended there), then the model's notes on their own MIDI channel and track,\n"
+    "every note ended. The continuation starts where the primer's last note ends\n"
+    "and lasts --seconds (to 10 ms).\n"
+    "\n"
+    "The primer is encoded as performance tokens (channels merged, sustain pedal\n"
+    "folded into note lengths) after a BOS token; if it is longer than 3/4 of the\n"
+    "model's context only its end is kept. The cache slides when full, so any\n"
+    "length can be generated. Sampling: temperature, then top-k, then top-p, then\n"
+    "min-p; masks keep the notes playable: keys 21..108, at most 12 at once, none\n"
+    "longer than 8 s, no note-off for a silent key.\n"
+    "\n"
+    "Model look-up: --model, else $CONTINUO_MODEL, else presets/" CONTINUO_DEFAULT_MODEL "\n"
+    "next to the program (build/bin/../../presets/), else\n"
+    "<prefix>/share/continuo/presets/" CONTINUO_DEFAULT_MODEL ".\n"
+    "SoundFont for --wav: --soundfont, else $CONTINUO_SOUNDFONT, else Debian's\n"
+    "/usr/share/sounds/sf2/FluidR3_GM.sf2 (package fluid-soundfont-gm) and other\n"
+    "standard paths (see soundfonts/README.md). The WAV is 16-bit stereo 44.1 kHz\n"
+    "and ends 2 s after the last event.\n"
+    "\n"
+    "Progress goes to stderr. Exit status: 0 ok, 1 error (one line on stderr),\n"
+    "2 bad usage.";
+
+typedef struct {
+    char *output, *model, *wav, *soundfont, *seed_text;
+    double seconds, temperature, top_p, min_p;
+    int top_k, channel;
+} continue_opts;
+
+/* ---------------------------------------------------------------------------
+ * Options */
+
+static gboolean parse_options(int argc, char **argv, continue_opts *o, char **input, int *status)
+{
+    *o = (continue_opts){.seconds = 10.0, .temperature = 1.0, .top_p = 0.95, .min_p = 0.0,
+                         .top_k = 0, .channel = 0};
+    GOptionEntry entries[] = {
+        {"output", 'o', 0, G_OPTION_ARG_FILENAME, &o->output, "MIDI file to write (required)", "OUT.mid"},
+        {"seconds", 's', 0, G_OPTION_ARG_DOUBLE, &o->seconds, "seconds of continuation (default 10)", "N"},
+        {"model", 'm', 0, G_OPTION_ARG_FILENAME, &o->model, "weights file (default: see below)", "FILE"},
+        {"temperature", 't', 0, G_OPTION_ARG_DOUBLE, &o->temperature, "softmax temperature (default 1; 0 = always the likeliest token)", "T"},
+        {"top-p", 'p', 0, G_OPTION_ARG_DOUBLE, &o->top_p, "nucleus: keep the likeliest tokens up to this mass (default 0.95; 1 = off)", "P"},
+        {"top-k", 'k', 0, G_OPTION_ARG_INT, &o->top_k, "keep the K likeliest tokens (default 0 = off)", "K"},
+        {"min-p", 0, 0, G_OPTION_ARG_DOUBLE, &o->min_p, "drop tokens below M times the likeliest's probability (default 0 = off)", "M"},
+        {"seed", 0, 0, G_OPTION_ARG_STRING, &o->seed_text, "sampling seed, 0..2^64-1 (default: from the clock, printed)", "S"},
+        {"channel", 'c', 0, G_OPTION_ARG_INT, &o->channel, "MIDI channel 1..16 of the model's notes (default: the first one the primer leaves free, not 10)", "C"},
+        {"wav", 'w', 0, G_OPTION_ARG_FILENAME, &o->wav, "also render primer + continuation to this WAV with FluidSynth", "OUT.wav"},
+        {"soundfont", 0, 0, G_OPTION_ARG_FILENAME, &o->soundfont, "SoundFont for --wav (default: see below)", "SF"},
+        {NULL, 0, 0, 0, NULL, NULL, NULL},
+    };
+    g_set_prgname("continuo continue"); /* for --help's usage line */
+    GOptionContext *ctx = g_option_context_new("IN.mid -o OUT.mid");
+    g_option_context_set_summary(ctx, "continuo continue: continue a MIDI file with the model");
+    g_option_context_set_description(ctx, summary);
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    GError *err = NULL;
+    gboolean ok = g_option_context_parse(ctx, &argc, &argv, &err);
+    g_option_context_free(ctx);
+    *status = 2;
+    if (!ok) {
+        fprintf(stderr, "continuo continue: %s (see --help)\n", err->message);
+        g_error_free(err);
+        return FALSE;
+    }
+    const char *bad = NULL;
+    if (argc != 2) bad = argc < 2 ? "no input MIDI file given" : "more than one input file given";
+    else if (!o->output) bad = "no output file: give -o OUT.mid";
+    else if (!(o->seconds > 0 && o->seconds <= 36000)) bad = "--seconds must be in (0, 36000]";
+    else if (!(o->temperature >= 0 && o->temperature <= 100)) bad = "--temperature must be in [0, 100]";
+    else if (!(o->top_p > 0 && o->top_p <= 1)) bad = "--top-p must be in (0, 1]";
+    else if (o->top_k < 0) bad = "--top-k must be >= 0";
+    else if (!(o->min_p >= 0 && o->min_p < 1)) bad = "--min-p must be in [0, 1)";
+    else if (o->channel != 0 && (o->channel < 1 || o->channel > 16)) bad = "--channel must be in 1..16";
+    if (bad) {
+        fprintf(stderr, "continuo continue: %s (see --help)\n", bad);
+        return FALSE;
+    }
+    *input = g_strdup(argv[1]);
+    return TRUE;
+}
+
+static gboolean parse_seed(const char *text, uint64_t *seed)
+{
+    guint64 v;
+    if (!g_ascii_string_to_unsigned(text, 10, 0, G_MAXUINT64, &v, NULL)) return FALSE;
+    *seed = v;
+    return TRUE;
+}
+
+/* An output path whose folder is missing or read-only fails here, before
+ * the generation, rather than after it. */
+static gboolean check_writable(const char *path, GError **err)
+{
+    gchar *dir = g_path_get_dirname(path);
+    gboolean ok = g_file_test(dir, G_FILE_TEST_IS_DIR) && access(dir, W_OK) == 0;
+    if (!ok)
+        g_set_error(err, CN_ERROR, CN_ERR_IO, "%s: cannot write there: folder %s %s", path, dir,
+                    g_file_test(dir, G_FILE_TEST_IS_DIR) ? "is not writable" : "does not exist");
+    g_free(dir);
+    return ok;
+}
+
+/* ---------------------------------------------------------------------------
+ * The primer */
+
+typedef struct {
+    double origin;   /* s: the first NOTE_ON (token time 0), or the last event if no notes */
+    double end;      /* s: the latest event */
+    int notes;
+    uint16_t channels; /* bit c: channel c used */
+} primer_info;
+
+static void primer_scan(const GArray *ev, primer_info *p)
+{
+    *p = (primer_info){0};
+    gboolean found = FALSE;
+    for (guint i = 0; i < ev->len; i++) {
+        const cn_event *e = &g_array_index(ev, cn_event, i);
+        p->channels |= (uint16_t)(1u << (e->channel & 15));
+        if (e->time > p->end) p->end = e->time;
+        if (e->type == CN_EV_NOTE_ON && e->b > 0) {
+            if (!found) p->origin = e->time;
+            found = TRUE;
+            p->notes++;
+        }
+    }
+    if (!found) p->origin = p->end;
+}
+
+/* Appends to ev a NOTE_OFF at `at` for each primer note still held there,
+ * and lifts pedals left down, so the file leaves nothing hanging. */
+static void primer_close(GArray *ev, double at)
+{
+    guint8 held[16][128];
+    gboolean pedal[16] = {FALSE};
+    memset(held, 0, sizeof held);
+    guint n = ev->len;
+    for (guint i = 0; i < n; i++) {
+        const cn_event *e = &g_array_index(ev, cn_event, i);
+        int c = e->channel & 15, k = e->a & 127;
+        if (e->type == CN_EV_NOTE_ON && e->b > 0) held[c][k] = held[c][k] < 255 ? held[c][k] + 1 : 255;
+        else if (e->type == CN_EV_NOTE_OFF || e->type == CN_EV_NOTE_ON) held[c][k] = 0;
+        else if (e->type == CN_EV_CC && e->a == CN_CC_SUSTAIN) pedal[c] = e->b >= 64;
+    }
+    for (int c = 0; c < 16; c++) {
+        for (int k = 0; k < 128; k++)
+            if (held[c][k]) {
+                cn_event off = {at, CN_EV_NOTE_OFF, (uint8_t)c, (uint8_t)k, 0};
+                g_array_append_val(ev, off);
+            }
+        if (pedal[c]) {
+            cn_event up = {at, CN_EV_CC, (uint8_t)c, CN_CC_SUSTAIN, 0};
+            g_array_append_val(ev, up);
+        }
+    }
+}
+
+/* The model's channel: the user's, else the first the primer leaves free
+ * (never 10, the GM drum channel). */
+static int pick_channel(int user, uint16_t used)
+{
+    if (user) return user - 1;
+    for (int c = 1; c < 16; c++) {
+        int ch = c % 16; /* 1, 2, ... 15, then 0 */
+        if (ch != 9 && !(used & (1u << ch))) return ch;
+    }
+    for (int c = 0; c < 16; c++) if (c != 9 && !(used & (1u << c))) return c;
+    return 1; /* all 16 used: share channel 2 */
+}
+
+/* ---------------------------------------------------------------------------
+ * Generation */
+
+typedef struct {
+    const char *path;
+    gboolean tty;
+    double t0, t_end; /* s, continuation start and end */
+    int reported;     /* last progress mark printed */
+} progress;
+
+static void progress_update(progress *pg, double now, long tokens, gboolean final)
+{
+    double total = pg->t_end - pg->t0;
+    double done = now - pg->t0;
+    if (done > total) done = total;
+    if (pg->tty) {
+        int mark = (int)(done * 10);
+        if (mark == pg->reported && !final) return;
+        pg->reported = mark;
+        fprintf(stderr, "\rcontinuo continue: generating %.1f/%.1f s (%ld tokens)%s", done, total,
+                tokens, final ? "\n" : "");
+    } else {
+        int mark = (int)(4 * done / total); /* lines at 25, 50, 75, 100 % */
+        if (mark <= pg->reported && !final) return;
+        if (final && mark <= pg->reported) return;
+        pg->reported = mark;
+        fprintf(stderr, "continuo continue: generating %.1f/%.1f s (%ld tokens)\n", done, total,
+                tokens);
+    }
+}
+
+/* Primes the model and generates until the decoder reaches t_end; appends
+ * the model's events (all ended) to out. Returns tokens generated, or -1
+ * with *err set. */
+static long generate(model *m, const GArray *primer_tokens, double origin, double seconds,
+                     uint8_t channel, const sampler_params *sp, uint64_t seed, GArray *out,
+                     double *t_start, GError **err)
+{
+    const model_config *c = model_get_config(m);
+    model_state *st = model_state_new(m, err);
+    if (!st) return -1;
+
+    sampler_limits lim;
+    sampler_limits_defaults(&lim);
+
+    /* The decoder follows the whole primer (it is flushed: nothing sounds
+     * at its end) so its clock sits where the primer ends, in file time. */
+    tok_decoder d;
+    tok_dec_init(&d, origin, channel, 0.0);
+    cn_event evbuf[TOK_DEC_MAX_OUT];
+    const int *pt = (const int *)primer_tokens->data;
+    int np = (int)primer_tokens->len;
+    for (int i = 0; i < np; i++) tok_dec_token(&d, pt[i], evbuf, TOK_DEC_MAX_OUT);
+    tok_dec_flush(&d, evbuf, TOK_DEC_MAX_OUT);
+    d.max_note_len = lim.max_note_len; /* backstop: the masks already end notes in time */
+    *t_start = d.time;
+
+    /* BOS + the primer's end, filling at most 3/4 of the context (the model
+     * slides the cache to 3/4 when full, so this is where decoding resumes
+     * after a slide anyway). */
+    int room = c->seq_len - c->seq_len / 4 - 1;
+    if (room < 1) room = 1;
+    int keep = np < room ? np : room;
+    int *prompt = g_new(int, keep + 1);
+    prompt[0] = TOK_BOS;
+    memcpy(prompt + 1, pt + (np - keep), (size_t)keep * sizeof(int));
+    gint64 t_prefill = g_get_monotonic_time();
+    float *logits = model_prefill(st, prompt, keep + 1);
+    t_prefill = g_get_monotonic_time() - t_prefill;
+    g_free(prompt);
+    fprintf(stderr, "continuo continue: primed with %d tokens%s in %.0f ms\n", keep + 1,
+            keep < np ? " (the primer's end)" : "", t_prefill / 1000.0);
+
+    cn_rng rng;
+    rng_seed(&rng, seed);
+    uint8_t allowed[TOK_VOCAB_SIZE];
+    void *scratch = g_malloc(SAMPLER_SCRATCH_BYTES(TOK_VOCAB_SIZE));
+    double t_end = d.time + seconds;
+    long max_tokens = (long)(seconds * MAX_TOKENS_PER_SECOND) + 1000, n = 0;
+    progress pg = {.tty = isatty(2), .t0 = d.time, .t_end = t_end, .reported = 0};
+    gint64 t_gen = g_get_monotonic_time();
+    gboolean ok = TRUE;
+    const double half_step = TOK_TIME_STEP / 2;
+
+    while (d.time < t_end - half_step) {
+        sampler_mask(&d, &lim, allowed);
+        int tok = sampler_sample(logits, TOK_VOCAB_SIZE, allowed, sp, &rng, scratch);
+        if (tok < 0) {
+            g_set_error(err, CN_ERROR, CN_ERR_FORMAT,
+                        "the model gave no usable logits at token %ld (NaN or -inf everywhere)", n);
+            ok = FALSE;
+            break;
+        }
+        int k = tok_dec_token(&d, tok, evbuf, TOK_DEC_MAX_OUT);
+        g_array_append_vals(out, evbuf, (guint)k);
+        n++;
+        progress_update(&pg, d.time, n, FALSE);
+        if (n >= max_tokens) {
+            fprintf(stderr, "\ncontinuo continue: warning: the model emitted %ld tokens without "
+                    "reaching %.1f s; stopping at %.2f s\n", n, seconds, d.time - pg.t0);
+            break;
+        }
+        if (d.time < t_end - half_step) logits = model_forward(st, tok);
+    }
+    t_gen = g_get_monotonic_time() - t_gen;
+    if (ok) {
+        progress_update(&pg, d.time, n, TRUE);
+        int k = tok_dec_flush(&d, evbuf, TOK_DEC_MAX_OUT);
+        g_array_append_vals(out, evbuf, (guint)k);
+        /* The last TIME_SHIFT may overshoot t_end (sampled freely, so the
+         * model's timing is not bent near the end): what sounds is cut
+         * there, so the continuation lasts exactly `seconds` (to 10 ms).
+         * Only note-offs can lie past t_end (note-ons come before a shift). */
+        for (guint i = 0; i < out->len; i++) {
+            cn_event *e = &g_array_index(out, cn_event, i);
+            if (e->time > t_end) e->time = t_end;
+        }
+        fprintf(stderr, "continuo continue: %ld tokens in %.2f s (%.0f tokens/s)\n", n,
+                t_gen / 1e6, t_gen > 0 ? n / (t_gen / 1e6) : 0.0);
+    }
+    g_free(scratch);
+    model_state_free(st);
+    return ok ? n : -1;
+}
+
+/* ---------------------------------------------------------------------------
+ * The command */
+
+static int count_notes(const GArray *ev, int channel)
+{
+    int n = 0;
+    for (guint i = 0; i < ev->len; i++) {
+        const cn_event *e = &g_array_index(ev, cn_event, i);
+        if (e->type == CN_EV_NOTE_ON && e->b > 0 && (channel < 0 || e->channel == channel)) n++;
+    }
+    return n;
+}
 
 int cmd_continue(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "continuo continue: not built yet\n");
-    return 2;
+    continue_opts o;
+    char *input = NULL, *sf = NULL, *model_path = NULL;
+    int status;
+    if (!parse_options(argc, argv, &o, &input, &status)) goto out_usage;
+
+    GError *err = NULL;
+    model *m = NULL;
+    GArray *events = NULL, *tokens = NULL, *model_events = NULL;
+    int rc = 1;
+
+    uint64_t seed;
+    if (o.seed_text) {
+        if (!parse_seed(o.seed_text, &seed)) {
+            fprintf(stderr, "continuo continue: --seed: '%s' is not a number in 0..2^64-1\n",
+                    o.seed_text);
+            rc = 2;
+            goto out;
+        }
+    } else {
+        seed = (uint64_t)g_get_real_time() ^ ((uint64_t)getpid() << 32);
+    }
+    sampler_params sp = {.temperature = (float)o.temperature, .top_k = o.top_k,
+                         .top_p = (float)o.top_p, .min_p = (float)o.min_p};
+
+    /* Everything that can fail on the user's files, before any real work. */
+    if (!check_writable(o.output, &err)) goto fail;
+    if (o.wav && !check_writable(o.wav, &err)) goto fail;
+    if (o.wav && !(sf = synth_find_soundfont(o.soundfont, &err))) goto fail;
+    if (!(events = midifile_load(input, &err))) goto fail;
+    if (!(model_path = paths_find_model(o.model, &err))) goto fail;
+    if (!(m = model_load(model_path, &err))) goto fail;
+    const model_config *c = model_get_config(m);
+    if (c->vocab_id != TOK_VOCAB_ID || c->vocab_size != TOK_VOCAB_SIZE) {
+        g_set_error(&err, CN_ERROR, CN_ERR_UNSUPPORTED,
+                    "%s: vocabulary %d (%d tokens), but this build speaks performance v%d (%d tokens)",
+                    model_path, c->vocab_id, c->vocab_size, TOK_VOCAB_ID, TOK_VOCAB_SIZE);
+        goto fail;
+    }
+
+    primer_info pi;
+    primer_scan(events, &pi);
+    int ch = pick_channel(o.channel, pi.channels);
+    tokens = tok_encode_events(events);
+    fprintf(stderr, "continuo continue: %s: %d notes, %.1f s, %u tokens; model %s (%d layers, "
+            "dim %d, context %d); seed %" G_GUINT64_FORMAT "; model notes on channel %d\n",
+            input, pi.notes, pi.end, tokens->len, model_path, c->n_layers, c->dim, c->seq_len,
+            (guint64)seed, ch + 1);
+    if (pi.notes == 0)
+        fprintf(stderr, "continuo continue: warning: %s has no notes; the model starts from "
+                "nothing\n", input);
+
+    model_events = cn_events_new();
+    double t_start;
+    if (generate(m, tokens, pi.origin, o.seconds, (uint8_t)ch, &sp, seed, model_events, &t_start,
+                 &err) < 0)
+        goto fail;
+
+    /* primer (its held notes ended where it ends) + continuation */
+    GArray *all = cn_events_new();
+    g_array_append_vals(all, events->data, events->len);
+    primer_close(all, pi.end);
+    g_array_append_vals(all, model_events->data, model_events->len);
+    cn_events_sort(all);
+    gboolean saved = midifile_save(o.output, all, TRUE, &err);
+    if (saved) {
+        fprintf(stderr, "continuo continue: wrote %s: primer %d notes + %d new notes "
+                "(%.1f..%.1f s, channel %d)\n", o.output, pi.notes, count_notes(model_events, -1),
+                t_start, t_start + o.seconds, ch + 1);
+        if (o.wav) {
+            gint64 t = g_get_monotonic_time();
+            saved = synth_render_events_to_wav(all, sf, o.wav, WAV_RATE, &err);
+            if (saved)
+                fprintf(stderr, "continuo continue: wrote %s with %s in %.1f s\n", o.wav, sf,
+                        (g_get_monotonic_time() - t) / 1e6);
+        }
+    }
+    g_array_free(all, TRUE);
+    if (!saved) goto fail;
+    rc = 0;
+    goto out;
+
+fail:
+    fprintf(stderr, "continuo continue: %s\n", err->message);
+    g_error_free(err);
+    rc = 1;
+out:
+    if (model_events) g_array_free(model_events, TRUE);
+    if (tokens) g_array_free(tokens, TRUE);
+    if (events) g_array_free(events, TRUE);
+    model_free(m);
+    g_free(model_path);
+    g_free(sf);
+    g_free(input);
+    g_free(o.output);
+    g_free(o.model);
+    g_free(o.wav);
+    g_free(o.soundfont);
+    g_free(o.seed_text);
+    return rc;
+
+out_usage:
+    g_free(o.output);
+    g_free(o.model);
+    g_free(o.wav);
+    g_free(o.soundfont);
+    g_free(o.seed_text);
+    return status;
 }
