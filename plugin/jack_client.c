@@ -1,0 +1,594 @@
+/* jack_client.c — the JACK client of `continuo jam`: ports, the process
+ * callback (RT thread), its rings and counters. See jack_client.h. */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <jack/jack.h>
+#include <jack/midiport.h>
+#include <jack/thread.h>
+#include "error.h"
+#include "jack_client.h"
+#include "jackd.h"
+#include "ring.h"
+
+/* ----------------------------------------------------------------------------
+ * Sizes */
+
+#define PENDING_MAX 1024     /* output events held past the ring (sorted by frame) */
+#define SYNTH_EVENTS_MAX 512 /* events fed to the synth in one cycle */
+#define CAPTURE_PERIOD_MAX 8192 /* largest period (frames) the WAV capture copies */
+#define HIST_BINS 20000      /* callback-duration histogram: 0.5 us bins up to 10 ms */
+#define HIST_BIN_US 0.5
+#define XRUN_SHADOW 8        /* cycles after a server xrun whose lateness is the xrun's */
+
+/* An event for the synth inside one cycle (offset in frames). */
+typedef struct {
+    uint32_t offset;
+    cn_event ev; /* time unused */
+} synth_slot;
+
+struct jack_host {
+    jack_client_t *client;
+    jack_port_t *midi_in, *midi_out, *out_l, *out_r;
+    bool audio;
+    synth *synth;
+    bool synth_input;
+    uint32_t rate, period;
+    char *port_names[4]; /* full names of midi_in, midi_out, out_L, out_R */
+
+    ring *in;      /* rt_event: RT -> worker */
+    ring *out;     /* rt_event: worker -> RT */
+    ring *capture; /* float[2] frames: RT -> WAV writer, or NULL */
+    ring *skips;   /* uint64_t[2] (first frame, frames): cycles the server ran without us */
+    void (*wake)(void *);
+    void *wake_arg;
+    bool active;
+
+    /* RT-thread state (touched only by process once active) */
+    rt_event *pending; /* PENDING_MAX, sorted by frame, equal frames in arrival order */
+    int n_pending;
+    synth_slot *slots_in, *slots_out; /* SYNTH_EVENTS_MAX each */
+    float *interleave;                /* 2 * CAPTURE_PERIOD_MAX */
+    uint64_t cycle64;                 /* unwrapped start frame of the current cycle */
+    uint64_t prev_end;                /* frame after the previous cycle processed */
+    uint64_t xruns_seen;              /* xrun count at the last cycle */
+    int cycles_since_xrun;            /* cycles since the count last changed */
+
+    /* published by the RT thread */
+    atomic_bool started;
+    atomic_uint_least64_t start_frame, cycle_frame;
+    atomic_uint_least64_t n_pending_pub;
+    atomic_uint_least64_t cycles, events_in, events_out, late, late_max, drops_in, drops_out,
+        audio_drops, synth_events, late_skipped, cycles_skipped, frames_skipped;
+    atomic_uint_least32_t *hist; /* HIST_BINS */
+    atomic_uint_least64_t cb_max_ns;
+    /* published by JACK's other threads */
+    atomic_uint_least64_t xruns;
+    atomic_bool dead, all_off;
+    char dead_reason[256];
+};
+
+/* ----------------------------------------------------------------------------
+ * The process callback (RT thread) */
+
+static inline uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts); /* vDSO: no syscall, no blocking */
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Inserts into the sorted pending list after every event of equal or earlier
+ * frame (keeps the worker's order). Returns false when the list is full. */
+static bool pending_insert(jack_host *h, const rt_event *ev)
+{
+    if (h->n_pending >= PENDING_MAX) return false;
+    int i = h->n_pending;
+    while (i > 0 && h->pending[i - 1].frame > ev->frame) {
+        h->pending[i] = h->pending[i - 1];
+        i--;
+    }
+    h->pending[i] = *ev;
+    h->n_pending++;
+    return true;
+}
+
+/* Renders the synth over [0, nframes) applying the two offset-sorted event
+ * lists at their offsets (input first at equal offsets). */
+static void render_audio(jack_host *h, float *l, float *r, uint32_t nframes, const synth_slot *a,
+                         int na, const synth_slot *b, int nb)
+{
+    uint32_t done = 0;
+    int ia = 0, ib = 0;
+    while (ia < na || ib < nb) {
+        const synth_slot *s = (ib >= nb || (ia < na && a[ia].offset <= b[ib].offset)) ? &a[ia++]
+                                                                                     : &b[ib++];
+        uint32_t at = s->offset < nframes ? s->offset : nframes;
+        if (at > done) {
+            synth_render(h->synth, l + done, r + done, (int)(at - done));
+            done = at;
+        }
+        synth_event(h->synth, &s->ev);
+    }
+    if (done < nframes) synth_render(h->synth, l + done, r + done, (int)(nframes - done));
+}
+
+static int jack_host_process(jack_nframes_t nframes, void *arg)
+{
+    jack_host *h = arg;
+    uint64_t t0 = monotonic_ns();
+
+    /* Unwrap the 32-bit frame time: the low bits stay JACK's. */
+    uint32_t f32 = jack_last_frame_time(h->client);
+    bool first = !atomic_load_explicit(&h->started, memory_order_relaxed);
+    h->cycle64 = first ? f32 : h->cycle64 + (uint32_t)(f32 - (uint32_t)h->cycle64);
+    uint64_t cycle = h->cycle64, cycle_end = cycle + nframes;
+    if (first) {
+        atomic_store_explicit(&h->start_frame, cycle, memory_order_relaxed);
+        atomic_store_explicit(&h->started, true, memory_order_release);
+        h->prev_end = cycle;
+        h->cycles_since_xrun = XRUN_SHADOW;
+    }
+    /* Frames the server ran without us (an xrun skipped our callback): events
+     * due in them can only go out late, and are counted apart from ours. */
+    uint64_t gap_start = h->prev_end;
+    if (cycle > gap_start) {
+        uint64_t skip[2] = {gap_start, cycle - gap_start};
+        ring_push(h->skips, skip); /* full: only the report loses it, the counters keep it */
+        atomic_fetch_add_explicit(&h->cycles_skipped, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&h->frames_skipped, cycle - gap_start, memory_order_relaxed);
+    }
+    h->prev_end = cycle_end;
+    /* After a server xrun the dummy (and any) driver catches up: cycles then
+     * come sooner than their frames say, so events handed over in time by
+     * the clock can still miss them. Lateness within XRUN_SHADOW cycles of an
+     * xrun is the xrun's, counted apart like skipped cycles. */
+    uint64_t xr = atomic_load_explicit(&h->xruns, memory_order_relaxed);
+    if (xr != h->xruns_seen) {
+        h->xruns_seen = xr;
+        h->cycles_since_xrun = 0;
+    } else if (h->cycles_since_xrun < 1000000) {
+        h->cycles_since_xrun++;
+    }
+    bool xrun_shadow = h->cycles_since_xrun < XRUN_SHADOW;
+    atomic_store_explicit(&h->cycle_frame, cycle, memory_order_release);
+
+    /* 1. Input: stamp in absolute frames, hand to the worker. */
+    int n_in_slots = 0;
+    void *inbuf = jack_port_get_buffer(h->midi_in, nframes);
+    uint32_t n_in = jack_midi_get_event_count(inbuf);
+    uint64_t got = 0, dropped = 0;
+    for (uint32_t i = 0; i < n_in; i++) {
+        jack_midi_event_t e;
+        if (jack_midi_event_get(&e, inbuf, i) != 0) continue;
+        rt_event ev;
+        if (!midi_msg_parse(e.buffer, e.size, &ev.type, &ev.channel, &ev.a, &ev.b)) continue;
+        ev.frame = cycle + e.time;
+        got++;
+        if (!ring_push(h->in, &ev)) dropped++;
+        if (h->synth && h->synth_input && n_in_slots < SYNTH_EVENTS_MAX)
+            h->slots_in[n_in_slots++] =
+                (synth_slot){e.time, {0, ev.type, ev.channel, ev.a, ev.b}};
+    }
+
+    /* 2. Output: merge newly queued events, write the due ones in order. */
+    rt_event ev;
+    while (h->n_pending < PENDING_MAX && ring_pop(h->out, &ev)) pending_insert(h, &ev);
+    void *outbuf = jack_port_get_buffer(h->midi_out, nframes);
+    jack_midi_clear_buffer(outbuf);
+    int n_out_slots = 0, k = 0;
+    uint64_t written = 0, late = 0, late_skipped = 0, late_by = 0, out_dropped = 0;
+    for (; k < h->n_pending && h->pending[k].frame < cycle_end; k++) {
+        const rt_event *p = &h->pending[k];
+        uint32_t offset = 0;
+        if (p->frame < cycle) {
+            if (p->frame >= gap_start || xrun_shadow) late_skipped++;
+            else late++;
+            late_by = cycle - p->frame;
+        } else {
+            offset = (uint32_t)(p->frame - cycle);
+        }
+        uint8_t msg[3];
+        size_t len = midi_msg_encode(p->type, p->channel, p->a, p->b, msg);
+        if (len && jack_midi_event_write(outbuf, offset, msg, len) == 0) written++;
+        else out_dropped++;
+        if (h->synth && n_out_slots < SYNTH_EVENTS_MAX)
+            h->slots_out[n_out_slots++] = (synth_slot){offset, {0, p->type, p->channel, p->a, p->b}};
+    }
+    if (k > 0) {
+        memmove(h->pending, h->pending + k, (size_t)(h->n_pending - k) * sizeof *h->pending);
+        h->n_pending -= k;
+    }
+
+    /* 3. Audio. */
+    if (h->audio) {
+        float *l = jack_port_get_buffer(h->out_l, nframes);
+        float *r = jack_port_get_buffer(h->out_r, nframes);
+        if (h->synth) {
+            if (atomic_exchange_explicit(&h->all_off, false, memory_order_acquire))
+                synth_all_off(h->synth);
+            render_audio(h, l, r, nframes, h->slots_in, n_in_slots, h->slots_out, n_out_slots);
+        } else {
+            memset(l, 0, nframes * sizeof *l);
+            memset(r, 0, nframes * sizeof *r);
+        }
+        /* 4. WAV capture. */
+        if (h->capture) {
+            if (nframes <= CAPTURE_PERIOD_MAX) {
+                for (uint32_t i = 0; i < nframes; i++) {
+                    h->interleave[2 * i] = l[i];
+                    h->interleave[2 * i + 1] = r[i];
+                }
+                size_t put = ring_write(h->capture, h->interleave, nframes);
+                if (put < nframes)
+                    atomic_fetch_add_explicit(&h->audio_drops, nframes - put, memory_order_relaxed);
+            } else {
+                atomic_fetch_add_explicit(&h->audio_drops, nframes, memory_order_relaxed);
+            }
+        }
+    }
+
+    /* 5. Counters. */
+    atomic_store_explicit(&h->n_pending_pub, (uint64_t)h->n_pending, memory_order_release);
+    atomic_fetch_add_explicit(&h->cycles, 1, memory_order_relaxed);
+    if (got) atomic_fetch_add_explicit(&h->events_in, got, memory_order_relaxed);
+    if (dropped) atomic_fetch_add_explicit(&h->drops_in, dropped, memory_order_relaxed);
+    if (written) atomic_fetch_add_explicit(&h->events_out, written, memory_order_relaxed);
+    if (out_dropped) atomic_fetch_add_explicit(&h->drops_out, out_dropped, memory_order_relaxed);
+    if (n_in_slots + n_out_slots)
+        atomic_fetch_add_explicit(&h->synth_events, (uint64_t)(n_in_slots + n_out_slots),
+                                  memory_order_relaxed);
+    if (late) atomic_fetch_add_explicit(&h->late, late, memory_order_relaxed);
+    if (late_skipped) atomic_fetch_add_explicit(&h->late_skipped, late_skipped, memory_order_relaxed);
+    if (late || late_skipped) atomic_store_explicit(&h->late_max, late_by, memory_order_relaxed);
+
+    if (h->wake) h->wake(h->wake_arg);
+
+    uint64_t dt = monotonic_ns() - t0;
+    size_t bin = (size_t)((double)dt / (HIST_BIN_US * 1000.0));
+    if (bin >= HIST_BINS) bin = HIST_BINS - 1;
+    atomic_fetch_add_explicit(&h->hist[bin], 1, memory_order_relaxed);
+    if (dt > atomic_load_explicit(&h->cb_max_ns, memory_order_relaxed))
+        atomic_store_explicit(&h->cb_max_ns, dt, memory_order_relaxed);
+    return 0;
+}
+
+/* ----------------------------------------------------------------------------
+ * Callbacks from JACK's non-RT threads */
+
+static int jack_host_xrun(void *arg)
+{
+    jack_host *h = arg;
+    atomic_fetch_add_explicit(&h->xruns, 1, memory_order_relaxed);
+    return 0;
+}
+
+/* Runs on a JACK thread when the server goes away: only record it; the main
+ * thread notices (jack_host_dead), ends the notes and writes the recording. */
+static void jack_host_shutdown(jack_status_t code, const char *reason, void *arg)
+{
+    jack_host *h = arg;
+    snprintf(h->dead_reason, sizeof h->dead_reason, "%s (status 0x%x)",
+             reason && *reason ? reason : "server shut down", (unsigned)code);
+    atomic_store_explicit(&h->dead, true, memory_order_release);
+}
+
+/* ----------------------------------------------------------------------------
+ * Setup and teardown */
+
+void jack_host_config_defaults(jack_host_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->client_name = "continuo";
+    c->capture_seconds = 2.0;
+    c->queue_events = 4096;
+}
+
+static void jack_quiet(const char *msg) { (void)msg; }
+static void jack_info_stderr(const char *msg) { fprintf(stderr, "jack: %s\n", msg); }
+
+/* Allocates n bytes, zeroed (touched) and locked where allowed. */
+static void *rt_alloc(size_t n)
+{
+    void *p = calloc(1, n);
+    if (p) {
+        memset(p, 0, n);
+        (void)mlock(p, n); /* best effort: without the privilege pages are touched anyway */
+    }
+    return p;
+}
+
+jack_host *jack_host_new(const jack_host_config *c, GError **err)
+{
+    jack_host *h = rt_alloc(sizeof *h);
+    if (!h) {
+        g_set_error(err, CN_ERROR, CN_ERR_JACK, "jack client: out of memory");
+        return NULL;
+    }
+    const char *server = jackd_server_name(c->server_name);
+    jack_set_info_function(c->verbose ? jack_info_stderr : jack_quiet);
+    jack_status_t status;
+    h->client = jack_client_open(c->client_name, JackNoStartServer | JackServerName, &status,
+                                 server);
+    if (!h->client) {
+        g_set_error(err, CN_ERROR, CN_ERR_JACK,
+                    "jack client '%s': cannot connect to the JACK server '%s' (status 0x%x%s)",
+                    c->client_name, server, (unsigned)status,
+                    (status & JackServerFailed) ? ": no server running; try --start-server" : "");
+        free(h);
+        return NULL;
+    }
+    h->rate = jack_get_sample_rate(h->client);
+    h->period = jack_get_buffer_size(h->client);
+    h->audio = c->audio;
+
+    h->midi_in = jack_port_register(h->client, "midi_in", JACK_DEFAULT_MIDI_TYPE, JackPortIsInput, 0);
+    h->midi_out = jack_port_register(h->client, "midi_out", JACK_DEFAULT_MIDI_TYPE, JackPortIsOutput, 0);
+    if (h->audio) {
+        h->out_l = jack_port_register(h->client, "out_L", JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0);
+        h->out_r = jack_port_register(h->client, "out_R", JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0);
+    }
+    if (!h->midi_in || !h->midi_out || (h->audio && (!h->out_l || !h->out_r))) {
+        g_set_error(err, CN_ERROR, CN_ERR_JACK, "jack client '%s': cannot register its ports",
+                    jack_get_client_name(h->client));
+        jack_host_free(h);
+        return NULL;
+    }
+    jack_port_t *ports[4] = {h->midi_in, h->midi_out, h->out_l, h->out_r};
+    for (int i = 0; i < 4; i++)
+        if (ports[i]) h->port_names[i] = g_strdup(jack_port_name(ports[i]));
+
+    int q = c->queue_events > 0 ? c->queue_events : 4096;
+    h->in = ring_new(sizeof(rt_event), (size_t)q);
+    h->out = ring_new(sizeof(rt_event), (size_t)q);
+    h->skips = ring_new(2 * sizeof(uint64_t), 256);
+    h->pending = rt_alloc(PENDING_MAX * sizeof *h->pending);
+    h->slots_in = rt_alloc(SYNTH_EVENTS_MAX * sizeof *h->slots_in);
+    h->slots_out = rt_alloc(SYNTH_EVENTS_MAX * sizeof *h->slots_out);
+    h->hist = rt_alloc(HIST_BINS * sizeof *h->hist);
+    if (c->capture_audio && h->audio) {
+        double secs = c->capture_seconds > 0 ? c->capture_seconds : 2.0;
+        h->capture = ring_new(2 * sizeof(float), (size_t)(secs * h->rate));
+        h->interleave = rt_alloc(2 * CAPTURE_PERIOD_MAX * sizeof(float));
+    }
+    if (!h->in || !h->out || !h->skips || !h->pending || !h->slots_in || !h->slots_out || !h->hist ||
+        (c->capture_audio && h->audio && (!h->capture || !h->interleave))) {
+        g_set_error(err, CN_ERROR, CN_ERR_JACK, "jack client '%s': out of memory",
+                    jack_get_client_name(h->client));
+        jack_host_free(h);
+        return NULL;
+    }
+
+    jack_set_process_callback(h->client, jack_host_process, h);
+    jack_set_xrun_callback(h->client, jack_host_xrun, h);
+    jack_on_info_shutdown(h->client, jack_host_shutdown, h);
+    return h;
+}
+
+void jack_host_free(jack_host *h)
+{
+    if (!h) return;
+    if (h->client) {
+        /* After a shutdown the client must still be closed (JACK docs). */
+        if (h->active && !jack_host_dead(h)) jack_deactivate(h->client);
+        jack_client_close(h->client);
+    }
+    for (int i = 0; i < 4; i++) g_free(h->port_names[i]);
+    ring_free(h->in);
+    ring_free(h->out);
+    ring_free(h->capture);
+    ring_free(h->skips);
+    free(h->pending);
+    free(h->slots_in);
+    free(h->slots_out);
+    free(h->interleave);
+    free((void *)h->hist);
+    free(h);
+}
+
+void jack_host_set_synth(jack_host *h, synth *s, bool synth_input)
+{
+    h->synth = s;
+    h->synth_input = synth_input;
+}
+
+void jack_host_synth_all_off(jack_host *h)
+{
+    atomic_store_explicit(&h->all_off, true, memory_order_release);
+}
+
+void jack_host_set_wake(jack_host *h, void (*wake)(void *), void *arg)
+{
+    h->wake = wake;
+    h->wake_arg = arg;
+}
+
+gboolean jack_host_activate(jack_host *h, GError **err)
+{
+    if (jack_activate(h->client) != 0) {
+        g_set_error(err, CN_ERROR, CN_ERR_JACK, "jack client '%s': cannot activate",
+                    jack_get_client_name(h->client));
+        return FALSE;
+    }
+    h->active = true;
+    return TRUE;
+}
+
+void jack_host_deactivate(jack_host *h)
+{
+    if (h->active && !jack_host_dead(h)) jack_deactivate(h->client);
+    h->active = false;
+}
+
+static int port_index(const char *ours)
+{
+    static const char *names[4] = {"midi_in", "midi_out", "out_L", "out_R"};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(ours, names[i])) return i;
+    return -1;
+}
+
+const char *jack_host_port_name(jack_host *h, const char *ours)
+{
+    int i = port_index(ours);
+    return i < 0 ? NULL : h->port_names[i];
+}
+
+gboolean jack_host_connect(jack_host *h, const char *ours, const char *theirs, GError **err)
+{
+    int i = port_index(ours);
+    if (i < 0 || !h->port_names[i]) {
+        g_set_error(err, CN_ERROR, CN_ERR_ARG, "jack client: no port '%s' (audio off?)", ours);
+        return FALSE;
+    }
+    if (!jack_port_by_name(h->client, theirs)) {
+        g_set_error(err, CN_ERROR, CN_ERR_JACK, "jack: no port '%s' to connect %s to", theirs,
+                    h->port_names[i]);
+        return FALSE;
+    }
+    bool input = i == 0;
+    const char *src = input ? theirs : h->port_names[i];
+    const char *dst = input ? h->port_names[i] : theirs;
+    int rc = jack_connect(h->client, src, dst);
+    if (rc != 0 && rc != EEXIST) {
+        g_set_error(err, CN_ERROR, CN_ERR_JACK, "jack: cannot connect %s to %s", src, dst);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+int jack_host_connect_playback(jack_host *h)
+{
+    if (!h->audio) return 0;
+    const char **ports = jack_get_ports(h->client, NULL, JACK_DEFAULT_AUDIO_TYPE,
+                                        JackPortIsPhysical | JackPortIsInput);
+    int made = 0;
+    if (ports) {
+        for (int i = 0; i < 2 && ports[i]; i++)
+            if (jack_connect(h->client, h->port_names[2 + i], ports[i]) == 0) made++;
+        /* a mono device gets both channels */
+        if (ports[0] && !ports[1] && jack_connect(h->client, h->port_names[3], ports[0]) == 0) made++;
+        jack_free(ports);
+    }
+    return made;
+}
+
+int jack_host_rt_priority(jack_host *h)
+{
+    return jack_is_realtime(h->client) ? jack_client_real_time_priority(h->client) : -1;
+}
+
+uint32_t jack_host_rate(const jack_host *h) { return h->rate; }
+uint32_t jack_host_period(const jack_host *h) { return h->period; }
+
+/* ----------------------------------------------------------------------------
+ * The worker's side */
+
+bool jack_host_started(const jack_host *h)
+{
+    return atomic_load_explicit(&((jack_host *)h)->started, memory_order_acquire);
+}
+
+uint64_t jack_host_start_frame(const jack_host *h)
+{
+    return atomic_load_explicit(&((jack_host *)h)->start_frame, memory_order_relaxed);
+}
+
+uint64_t jack_host_cycle_frame(const jack_host *h)
+{
+    return atomic_load_explicit(&((jack_host *)h)->cycle_frame, memory_order_acquire);
+}
+
+uint64_t jack_host_frame_now(jack_host *h)
+{
+    uint64_t cycle = jack_host_cycle_frame(h);
+    if (jack_host_dead(h)) return cycle;
+    uint32_t now32 = jack_frame_time(h->client);
+    /* the estimate may lag the cycle start by a few frames: never go back */
+    int32_t ahead = (int32_t)(now32 - (uint32_t)cycle);
+    return ahead > 0 ? cycle + (uint64_t)ahead : cycle;
+}
+
+uint64_t jack_host_xruns(const jack_host *h)
+{
+    return atomic_load_explicit(&((jack_host *)h)->xruns, memory_order_relaxed);
+}
+
+bool jack_host_pop_input(jack_host *h, rt_event *ev) { return ring_pop(h->in, ev); }
+size_t jack_host_output_space(const jack_host *h) { return ring_space(h->out); }
+bool jack_host_push_output(jack_host *h, const rt_event *ev) { return ring_push(h->out, ev); }
+
+size_t jack_host_output_pending(const jack_host *h)
+{
+    return ring_count(h->out) +
+           atomic_load_explicit(&((jack_host *)h)->n_pending_pub, memory_order_acquire);
+}
+
+bool jack_host_pop_skip(jack_host *h, uint64_t *first, uint64_t *frames)
+{
+    uint64_t skip[2];
+    if (!ring_pop(h->skips, skip)) return false;
+    *first = skip[0];
+    *frames = skip[1];
+    return true;
+}
+
+size_t jack_host_read_audio(jack_host *h, float *lr, size_t frames)
+{
+    return h->capture ? ring_read(h->capture, lr, frames) : 0;
+}
+
+/* ----------------------------------------------------------------------------
+ * Counters */
+
+void jack_host_get_stats(const jack_host *hc, jack_host_stats *st)
+{
+    jack_host *h = (jack_host *)hc;
+    memset(st, 0, sizeof *st);
+    st->cycles = atomic_load(&h->cycles);
+    st->events_in = atomic_load(&h->events_in);
+    st->events_out = atomic_load(&h->events_out);
+    st->late = atomic_load(&h->late);
+    st->late_skipped = atomic_load(&h->late_skipped);
+    st->cycles_skipped = atomic_load(&h->cycles_skipped);
+    st->frames_skipped = atomic_load(&h->frames_skipped);
+    st->late_max_frames = atomic_load(&h->late_max);
+    st->drops_in = atomic_load(&h->drops_in);
+    st->drops_out = atomic_load(&h->drops_out);
+    st->audio_drops = atomic_load(&h->audio_drops);
+    st->xruns = atomic_load(&h->xruns);
+    st->synth_events = atomic_load(&h->synth_events);
+    uint64_t total = 0;
+    for (int i = 0; i < HIST_BINS; i++) total += atomic_load_explicit(&h->hist[i], memory_order_relaxed);
+    if (total) {
+        uint64_t want50 = (total + 1) / 2, want99 = (total * 99 + 99) / 100, acc = 0;
+        bool have50 = false;
+        for (int i = 0; i < HIST_BINS; i++) {
+            acc += atomic_load_explicit(&h->hist[i], memory_order_relaxed);
+            double us = (i + 0.5) * HIST_BIN_US; /* bin centre */
+            if (!have50 && acc >= want50) {
+                st->cb_p50_us = us;
+                have50 = true;
+            }
+            if (acc >= want99) {
+                st->cb_p99_us = us;
+                break;
+            }
+        }
+    }
+    st->cb_max_us = atomic_load(&h->cb_max_ns) / 1000.0;
+}
+
+bool jack_host_dead(const jack_host *h)
+{
+    return atomic_load_explicit(&((jack_host *)h)->dead, memory_order_acquire);
+}
+
+const char *jack_host_dead_reason(const jack_host *h)
+{
+    return jack_host_dead(h) ? h->dead_reason : NULL;
+}
