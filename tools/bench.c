@@ -12,6 +12,7 @@ static const struct {
     {"model", bench_model, "decode latency p50/p99/max by context, prefill speed, RSS"},
     {"live", bench_live, "against a dummy jackd: response latency, callback time, late events"},
     {"tokens", bench_tokens, "tokenizer over every ASAP performance: events/s, round-trip errors"},
+    {"soak", bench_soak, "installation (solo) for N simulated hours: RSS, silence, repetition, resets"},
 };
 
 int main(int argc, char **argv)

@@ -8,4 +8,6 @@ int bench_model(int argc, char **argv);  /* decode/prefill latency, RSS, sgemm p
 int bench_live(int argc, char **argv);   /* against a dummy jackd: latency, callback time */
 int bench_tokens(int argc, char **argv); /* tokenizer throughput, round-trip errors (ASAP) */
 
+int bench_soak(int argc, char **argv);   /* the installation for N simulated hours (virtual clock) */
+
 #endif

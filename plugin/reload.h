@@ -1,0 +1,45 @@
+/* reload.h — SIGHUP: reading the preset again and handing it to the thread
+ * that owns the session.
+ *
+ * jam_preset_load is the one way a jam turns a preset file plus the command
+ * line's overrides into a session_config (at start, and again on SIGHUP, so
+ * a reload keeps --mode/--seed/--temperature). The reload box carries the
+ * new config from the thread that took the signal (the jam's main loop) to
+ * the session's thread (the JACK worker, or the pump), which applies it with
+ * session_apply_config at its next pass:
+ *
+ *   main loop, on SIGHUP:   jam_preset_load(path, &ov, &c, &err) && reload_box_post(box, &c)
+ *   worker, once per pass:  if (reload_box_take(box, &c)) session_apply_config(s, &c, now, &err)
+ *
+ * Not real-time safe (the box uses a mutex: take only tries it, never waits,
+ * so it is fine on a worker thread but still not for a process callback). */
+#ifndef CONTINUO_RELOAD_H
+#define CONTINUO_RELOAD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+#include "session.h"
+
+typedef struct {
+    const char *mode;   /* NULL: the preset's */
+    int64_t seed;       /* < 0: the preset's */
+    double temperature; /* <= 0: the preset's */
+    bool no_audio;
+} jam_overrides;
+
+/* Defaults, then the preset file, then the overrides, then the range check.
+ * FALSE + err naming the file/key or the option. */
+gboolean jam_preset_load(const char *preset_path, const jam_overrides *ov, session_config *c,
+                         GError **err);
+
+typedef struct reload_box reload_box;
+reload_box *reload_box_new(void);
+void reload_box_free(reload_box *b);
+/* Posts a config (replacing one not yet taken). Any thread. */
+void reload_box_post(reload_box *b, const session_config *c);
+/* TRUE and *c if one was posted; never waits (a busy box is tried again at
+ * the next pass). */
+bool reload_box_take(reload_box *b, session_config *c);
+
+#endif
