@@ -68,6 +68,7 @@ typedef struct {
     /* Host-only keys ([output] in a preset); the engine ignores them. */
     bool audio;            /* render audio with FluidSynth (daw preset: false) */
     bool performer_audio;  /* also play the performer's notes through the synth */
+    bool reconnect;        /* JACK jam: wait for a restarted server and carry on (false: exit) */
 } session_config;
 
 void session_config_defaults(session_config *c);

@@ -131,6 +131,7 @@ static const key_spec keys[] = {
     {"cc", "startstop", K_CC, F(cc_startstop)},
     {"output", "audio", K_BOOL, F(audio)},
     {"output", "performer_audio", K_BOOL, F(performer_audio)},
+    {"output", "reconnect", K_BOOL, F(reconnect)},
 };
 #undef F
 

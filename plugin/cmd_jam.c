@@ -1,24 +1,39 @@
 /* cmd_jam.c — `continuo jam`: play live with a performer over JACK.
  *
- * Setup (this thread): preset -> session config, model, session, synth,
- * JACK client (plugin/jack_client.c), worker thread (plugin/worker.c),
- * connections. Then this thread only waits for signals, drains the audio
- * ring into the WAV file, and watches the clock and the server. On the way
- * out (signal, --duration, server gone) it stops the worker (which ends every
- * sounding note), lets the RT thread play the note-offs, writes the .mid and
- * .wav and prints a summary of `name: value unit` lines. */
+ * Setup (this thread): preset -> session config, model, JACK client
+ * (plugin/jack_client.c), synth, session, the installation's duties
+ * (plugin/duties.h: health watch, rotating recording, preset reload), worker
+ * thread (plugin/worker.c), connections. Then this thread only waits for
+ * signals, drains the audio ring into the WAV file, and watches the clock and
+ * the server. SIGHUP re-reads the preset and posts it to the worker, which
+ * applies it between two steps (no gap). When the server shuts down the
+ * worker ends every sounding note in the recording; with --reconnect (or the
+ * preset's [output] reconnect) this thread then polls for a server every
+ * 0.5 s and, once one is back, opens a new client, worker and connections
+ * around the same session, whose clock goes on from where it was plus the
+ * time the server was away. On the way out (signal, --duration, server gone
+ * without reconnect, a broken model) it stops the worker (which ends every
+ * sounding note), lets the RT thread play the note-offs, writes the .mid,
+ * the last rotated file and the .wav and prints a summary of
+ * `name: value unit` lines. */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include "alsa_jam.h"
 #include "commands.h"
+#include "duties.h"
 #include "error.h"
 #include "jack_client.h"
 #include "jackd.h"
+#include "log.h"
 #include "model.h"
 #include "paths.h"
+#include "reload.h"
+#include "rotate.h"
 #include "session.h"
 #include "stop_signals.h"
 #include "wav_stream.h"
@@ -34,71 +49,314 @@ static const char *jam_summary =
     "audio ports go to the first two physical playback ports, if the server has any.\n"
     "\n"
     "Stopping: SIGINT, SIGTERM or the end of --duration end every sounding note\n"
-    "(note-offs on midi_out and in the synth), write --record and --wav, print a summary\n"
-    "(name: value unit lines on stdout) and exit 0. CC 120 or 123 on midi_in is a panic:\n"
-    "the model's notes end and, in duet, it waits for the performer's next phrase.\n"
+    "(note-offs on midi_out and in the synth), write --record, the last --record-dir file\n"
+    "and --wav, print a summary (name: value unit lines on stdout) and exit 0. CC 120 or\n"
+    "123 on midi_in is a panic: the model's notes end and, in duet, it waits for the\n"
+    "performer's next phrase. SIGHUP re-reads the preset file (with this command line's\n"
+    "overrides) and applies it between two generation steps, without a gap (logged);\n"
+    "[output] audio and performer_audio take effect at the next start, except that a\n"
+    "SoundFont missing so far is looked for again.\n"
     "\n"
     "If the JACK server shuts down during the jam, continuo ends its notes in the\n"
-    "recording, writes --record and --wav, prints 'continuo jam: the JACK server ... shut\n"
-    "down' with the server's reason and exits with status 1. It does not reconnect:\n"
-    "restart it once a server runs again (e.g. a systemd unit with Restart=on-failure).\n"
+    "recording. Then, without reconnect, it writes --record and --wav, prints 'continuo\n"
+    "jam: the JACK server ... shut down' with the server's reason and exits with status 1.\n"
+    "Reconnect is on with --reconnect, or when the preset sets [output] reconnect = true\n"
+    "(the solo preset does; --no-reconnect turns it off). The jam then logs a warning and\n"
+    "waits for a server of the same name to come back (it tries every 0.5 s; SIGINT and\n"
+    "SIGTERM still stop it), registers its ports again, makes the --connect-in,\n"
+    "--connect-out and --audio-out connections (retrying each second those whose other\n"
+    "port is not there yet), re-creates the synth if the sample rate changed, and carries\n"
+    "on with the same session and recording: times go on from where they were, plus the\n"
+    "time the server was away. The WAV holds only the time a server ran (and ends if the\n"
+    "sample rate changed).\n"
     "\n"
-    "Exit status: 0 done, 1 runtime error or server gone, 2 bad usage.\n"
+    "SoundFont: without one the default (duet) jam fails with an error; in solo mode or\n"
+    "with reconnect it plays MIDI only with a logged warning, and SIGHUP looks again.\n"
+    "\n"
+    "The installation: --record-dir DIR writes one .mid per --rotate-minutes (checkpointed\n"
+    "every minute, from a thread of its own), keeping at most --keep-files files and\n"
+    "--keep-mb MiB. The health watch (unless --no-health) raises density after a long\n"
+    "silence and temperature when the music loops; a model that turns non-finite for\n"
+    "good stops the jam with status 1, for the service manager to restart it.\n"
+    "Logs: stderr, with levels and timestamps; CONTINUO_LOG=error|warn|info|debug.\n"
+    "\n"
+    "Exit status: 0 done, 1 runtime error, broken model, or server gone without\n"
+    "reconnect, 2 bad usage.\n"
     "\n"
     "With --alsa the jam runs over the ALSA sequencer instead of JACK (its own options:\n"
     "continuo jam --alsa --help).";
 
 typedef struct {
-    char *preset, *model, *mode, *server, *name, *record, *wav, *soundfont;
+    char *preset, *model, *mode, *server, *name, *record, *record_dir, *wav, *soundfont;
     char **connect_in, **connect_out, **audio_out;
-    gboolean no_audio, start_server, verbose, no_auto_connect, alsa;
-    double duration, temperature, horizon_ms;
+    gboolean no_audio, start_server, verbose, no_auto_connect, alsa, reconnect, no_reconnect, no_health;
+    double duration, temperature, horizon_ms, rotate_minutes, keep_mb;
     gint64 seed; /* -1: the preset's */
+    int keep_files;
 } jam_opts;
+
+/* A connection asked for on the command line: one of our ports and theirs. */
+typedef struct {
+    const char *ours, *theirs;
+} jam_link;
+
+/* Everything the jam holds; a reconnect replaces h and w and keeps the rest. */
+typedef struct {
+    jam_opts *o;
+    char *preset_path;
+    session_config cfg;  /* the preset as last (re)loaded, tokens_per_step fitted */
+    bool reconnect;      /* wait for a server when ours goes */
+    bool soft_audio;     /* a missing SoundFont is a warning, not an error */
+    bool host_audio;     /* the client has out_L/out_R */
+    model *m;
+    session *s;
+    duties *d;
+    jack_host *h;
+    worker *w;
+    synth *syn;
+    uint32_t syn_rate;
+    wav_stream *wav;
+    uint32_t wav_rate;
+    float *audio_buf;
+    GError *werr;        /* the first WAV write error */
+    GArray *links;       /* jam_link: every connection asked for */
+    GArray *retry;       /* jam_link: those not made yet after a reconnect */
+    gint64 last_retry;
+    uint32_t rate, period; /* the latest server's */
+    int reconnects;
+    /* counters of the clients and workers before the current one */
+    jack_host_stats hs_sum;
+    worker_stats ws_sum;
+} jam;
+
+/* ----------------------------------------------------------------------------
+ * SIGHUP: blocked in every thread (set before any starts) and polled here;
+ * a handler catches it if a thread started earlier (OpenBLAS's pool) gets it,
+ * as stop_signals.c does for SIGINT/SIGTERM. */
+
+static volatile sig_atomic_t hup_pending;
+static void hup_note(int sig) { (void)sig; hup_pending = 1; }
+
+static void hup_init(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = hup_note;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGHUP, &sa, NULL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+static bool hup_taken(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    struct timespec zero = {0, 0};
+    bool got = sigtimedwait(&set, NULL, &zero) == SIGHUP;
+    if (hup_pending) {
+        hup_pending = 0;
+        got = true;
+    }
+    return got;
+}
 
 /* ----------------------------------------------------------------------------
  * Setup helpers */
 
-/* The preset with the command line's overrides, and the model. */
-static gboolean load_config(const jam_opts *o, session_config *cfg, model **m, GError **err)
+static gboolean load_preset(const jam *j, session_config *c, GError **err)
 {
-    session_config_defaults(cfg);
-    char *preset = paths_find_preset(o->preset ? o->preset : "duet", err);
-    if (!preset) return FALSE;
-    gboolean ok = session_config_load(cfg, preset, err);
-    g_free(preset);
-    if (!ok) return FALSE;
-    if (o->mode && !session_mode_parse(o->mode, &cfg->mode)) {
-        g_set_error(err, CN_ERROR, CN_ERR_ARG, "--mode: '%s' is not duet, accompany or solo", o->mode);
-        return FALSE;
-    }
-    if (o->seed >= 0) cfg->seed = (uint64_t)o->seed;
-    if (o->temperature > 0) cfg->sampling.temperature = (float)o->temperature;
-    if (o->no_audio) cfg->audio = false;
-    if (!session_config_check(cfg, err)) return FALSE;
+    const jam_opts *o = j->o;
+    jam_overrides ov = {o->mode, o->seed, o->temperature, o->no_audio};
+    return jam_preset_load(j->preset_path, &ov, c, err);
+}
 
-    char *path = paths_find_model(o->model, err);
-    if (!path) return FALSE;
-    *m = model_load(path, err);
-    g_free(path);
-    return *m != NULL;
+static void jam_policy(jam *j)
+{
+    j->reconnect = !j->o->no_reconnect && (j->o->reconnect || j->cfg.reconnect);
+    j->soft_audio = j->reconnect || j->cfg.mode == SESSION_SOLO;
+}
+
+/* A synth for the current client when the preset wants audio and there is
+ * none yet (at start, after a reconnect, on SIGHUP). A missing SoundFont is
+ * an error unless soft (then logged: the jam goes on MIDI only). */
+static gboolean audio_try(jam *j, bool soft, GError **err)
+{
+    if (!j->cfg.audio || !j->host_audio || j->syn || !j->h) return TRUE;
+    GError *e = NULL;
+    char *sf = synth_find_soundfont(j->o->soundfont, &e);
+    if (sf) j->syn = synth_new(sf, (int)j->rate, &e);
+    if (!j->syn) {
+        g_free(sf);
+        if (!soft) {
+            g_propagate_error(err, e);
+            return FALSE;
+        }
+        log_warn("%s; playing MIDI only (SIGHUP looks for the SoundFont again)", e->message);
+        g_clear_error(&e);
+        return TRUE;
+    }
+    j->syn_rate = j->rate;
+    if (jack_host_started(j->h)) log_info("audio: SoundFont %s found; out_L/out_R play again", sf);
+    else log_debug("SoundFont %s at %u Hz", sf, j->rate);
+    g_free(sf);
+    jack_host_install_synth(j->h, j->syn); /* before activation or while running */
+    return TRUE;
+}
+
+/* Opens a client (not activated) and prepares its synth and WAV capture. */
+static gboolean host_open(jam *j, bool quiet, GError **err)
+{
+    jack_host_config hc;
+    jack_host_config_defaults(&hc);
+    hc.client_name = j->o->name ? j->o->name : "continuo";
+    hc.server_name = j->o->server;
+    hc.verbose = j->o->verbose;
+    hc.audio = j->host_audio;
+    hc.capture_audio = j->host_audio && j->o->wav != NULL;
+    hc.quiet_open = quiet;
+    j->h = jack_host_new(&hc, err);
+    if (!j->h) return FALSE;
+    j->rate = jack_host_rate(j->h);
+    j->period = jack_host_period(j->h);
+    if (j->syn && j->syn_rate != j->rate) {
+        /* No RT thread renders it now (the old client is closed). */
+        log_info("the new server runs at %u Hz (was %u): synth made again", j->rate, j->syn_rate);
+        synth_free(j->syn);
+        j->syn = NULL;
+    } else if (j->syn) {
+        synth_all_off(j->syn); /* voices left from before the server went */
+    }
+    jack_host_set_synth(j->h, j->syn, j->cfg.performer_audio);
+    if (j->wav && j->wav_rate != j->rate) {
+        log_warn("--wav: the new server runs at %u Hz, the file at %u Hz: the WAV ends here",
+                 j->rate, j->wav_rate);
+        GError *e = NULL;
+        if (!j->werr && !wav_stream_close(j->wav, &e)) j->werr = e;
+        else if (j->werr) wav_stream_close(j->wav, NULL);
+        j->wav = NULL;
+    }
+    return audio_try(j, quiet || j->soft_audio, err);
+}
+
+static gboolean worker_start(jam *j, GError **err)
+{
+    worker_config wc;
+    worker_config_defaults(&wc);
+    wc.horizon = j->o->horizon_ms / 1e3;
+    wc.verbose = j->o->verbose;
+    wc.duties = j->d;
+    j->w = worker_new(j->h, j->s, &wc, err);
+    return j->w != NULL;
+}
+
+/* Makes the connections asked for. strict: the first failure is the error
+ * (at start, a typo must be seen); else failures wait in j->retry. */
+static gboolean connect_all(jam *j, bool strict, GError **err)
+{
+    for (guint i = 0; i < j->links->len; i++) {
+        jam_link *l = &g_array_index(j->links, jam_link, i);
+        GError *e = NULL;
+        if (jack_host_connect(j->h, l->ours, l->theirs, &e)) continue;
+        if (strict) {
+            g_propagate_error(err, e);
+            return FALSE;
+        }
+        log_info("%s; trying again every second", e->message);
+        g_clear_error(&e);
+        g_array_append_val(j->retry, *l);
+    }
+    if (j->host_audio && !(j->o->audio_out && j->o->audio_out[0]) && !j->o->no_auto_connect) {
+        int n = jack_host_connect_playback(j->h);
+        log_debug("audio connected to %d playback port(s)", n);
+    }
+    return TRUE;
+}
+
+static void connect_retry(jam *j)
+{
+    gint64 now = g_get_monotonic_time();
+    if (!j->retry->len || now - j->last_retry < 1000000) return;
+    j->last_retry = now;
+    for (guint i = 0; i < j->retry->len;) {
+        jam_link *l = &g_array_index(j->retry, jam_link, i);
+        GError *e = NULL;
+        if (jack_host_connect(j->h, l->ours, l->theirs, &e)) {
+            log_info("connected %s and %s again", jack_host_port_name(j->h, l->ours), l->theirs);
+            g_array_remove_index(j->retry, i);
+        } else {
+            g_clear_error(&e);
+            i++;
+        }
+    }
+}
+
+/* ----------------------------------------------------------------------------
+ * Counters across reconnects */
+
+static void host_stats_add(jack_host_stats *a, const jack_host_stats *b)
+{
+    a->cycles += b->cycles;
+    a->events_in += b->events_in;
+    a->events_out += b->events_out;
+    a->late += b->late;
+    a->late_skipped += b->late_skipped;
+    if (b->late_max_frames > a->late_max_frames) a->late_max_frames = b->late_max_frames;
+    a->cycles_skipped += b->cycles_skipped;
+    a->frames_skipped += b->frames_skipped;
+    a->drops_in += b->drops_in;
+    a->drops_out += b->drops_out;
+    a->audio_drops += b->audio_drops;
+    a->xruns += b->xruns;
+    a->synth_events += b->synth_events;
+    /* percentiles: the latest client's; the maximum over all */
+    a->cb_p50_us = b->cb_p50_us;
+    a->cb_p99_us = b->cb_p99_us;
+    if (b->cb_max_us > a->cb_max_us) a->cb_max_us = b->cb_max_us;
+}
+
+static void worker_stats_add(worker_stats *a, const worker_stats *b)
+{
+    a->passes += b->passes;
+    a->events_in += b->events_in;
+    a->events_out += b->events_out;
+    a->panics += b->panics;
+    if (b->step_max_ms > a->step_max_ms) a->step_max_ms = b->step_max_ms;
+    a->step_sum_ms += b->step_sum_ms;
+    if (b->answers) {
+        if (a->answers == 0 || b->answer_gap_min_s < a->answer_gap_min_s)
+            a->answer_gap_min_s = b->answer_gap_min_s;
+        if (b->answer_gap_max_s > a->answer_gap_max_s) a->answer_gap_max_s = b->answer_gap_max_s;
+        a->answer_gap_sum_s += b->answer_gap_sum_s;
+        a->answer_gap_last_s = b->answer_gap_last_s;
+        a->answers += b->answers;
+    }
 }
 
 /* ----------------------------------------------------------------------------
  * The jam */
 
-static void print_summary(const session_config *cfg, session *s,
-                          jack_host *h, worker *w, double seconds)
+static void print_summary(jam *j, double seconds)
 {
     session_stats ss;
-    jack_host_stats hs;
-    worker_stats ws;
-    session_get_stats(s, &ss);
-    jack_host_get_stats(h, &hs);
-    worker_get_stats(w, &ws);
-    double period_ms = 1e3 * jack_host_period(h) / jack_host_rate(h);
+    jack_host_stats hs = j->hs_sum, cur;
+    worker_stats ws = j->ws_sum, wcur;
+    session_get_stats(j->s, &ss);
+    if (j->h) {
+        jack_host_get_stats(j->h, &cur);
+        host_stats_add(&hs, &cur);
+    }
+    if (j->w) {
+        worker_get_stats(j->w, &wcur);
+        worker_stats_add(&ws, &wcur);
+    }
+    double period_ms = j->rate ? 1e3 * j->period / j->rate : 0;
     printf("duration: %.1f s\n", seconds);
-    printf("mode: %s\n", session_mode_name(cfg->mode));
+    printf("mode: %s\n", session_mode_name(j->cfg.mode));
     printf("notes_in: %ld\n", ss.notes_in);
     printf("notes_out: %ld\n", ss.notes_out);
     printf("answers: %llu\n", (unsigned long long)ws.answers);
@@ -108,8 +366,8 @@ static void print_summary(const session_config *cfg, session *s,
         printf("response_latency_mean: %.1f ms\n", 1e3 * ws.answer_gap_sum_s / ws.answers);
         printf("response_latency_min: %.1f ms\n", 1e3 * ws.answer_gap_min_s);
         printf("response_latency_max: %.1f ms\n", 1e3 * ws.answer_gap_max_s);
-        if (cfg->mode == SESSION_DUET)
-            printf("duet_pause: %.1f ms\n", 1e3 * cfg->duet_pause);
+        if (j->cfg.mode == SESSION_DUET)
+            printf("duet_pause: %.1f ms\n", 1e3 * j->cfg.duet_pause);
     }
     printf("late_events: %llu\n", (unsigned long long)hs.late);
     printf("late_after_xrun: %llu\n", (unsigned long long)hs.late_skipped);
@@ -127,21 +385,138 @@ static void print_summary(const session_config *cfg, session *s,
     printf("callback_p99: %.1f us\n", hs.cb_p99_us);
     printf("callback_max: %.1f us\n", hs.cb_max_us);
     printf("period: %.3f ms\n", period_ms);
+    printf("reconnects: %d\n", j->reconnects);
+    if (j->d) {
+        duties_stats ds;
+        duties_get_stats(j->d, &ds);
+        printf("reloads: %ld\n", ds.reloads);
+        printf("health_responses: %ld\n", ds.health_silence + ds.health_loop);
+        printf("nan_resets: %ld\n", ss.nan_resets);
+    }
     fflush(stdout);
 }
 
 /* Drains captured audio into the WAV file (NULL: just empties the ring). */
-static void drain_audio(jack_host *h, wav_stream *wav, float *buf, size_t frames, GError **werr)
+static void drain_audio(jam *j)
 {
+    if (!j->audio_buf || !j->h) return;
     size_t n;
-    while ((n = jack_host_read_audio(h, buf, frames)) > 0)
-        if (wav && !*werr) wav_stream_write(wav, buf, n, werr);
+    while ((n = jack_host_read_audio(j->h, j->audio_buf, 4096)) > 0)
+        if (j->wav && !j->werr) wav_stream_write(j->wav, j->audio_buf, n, &j->werr);
+}
+
+/* SIGHUP: the preset again, posted to the worker (applied at its next pass). */
+static void jam_reload(jam *j)
+{
+    session_config c;
+    GError *e = NULL;
+    log_info("SIGHUP: reading the preset %s again", j->preset_path);
+    if (!load_preset(j, &c, &e)) {
+        log_error("SIGHUP: %s; the jam goes on as it was", e->message);
+        g_clear_error(&e);
+        return;
+    }
+    /* What was fitted to the server's period stays the ceiling. */
+    if (c.tokens_per_step > j->cfg.tokens_per_step) c.tokens_per_step = j->cfg.tokens_per_step;
+    j->cfg = c;
+    jam_policy(j);
+    duties_post_reload(j->d, &c);
+    if (j->h && !jack_host_dead(j->h)) audio_try(j, true, NULL);
+}
+
+enum { END_STOP, END_GONE, END_BROKEN };
+
+/* Runs while the client is up: signals, the clock, the server, the worker. */
+static int run_connected(jam *j, gint64 t0, gint64 *last_report)
+{
+    const jam_opts *o = j->o;
+    for (;;) {
+        int sig = stop_signals_wait(20);
+        drain_audio(j);
+        if (sig) return END_STOP;
+        if (hup_taken()) jam_reload(j);
+        if (o->duration > 0 && g_get_monotonic_time() - t0 >= (gint64)(o->duration * 1e6))
+            return END_STOP;
+        if (jack_host_dead(j->h)) return END_GONE;
+        if (worker_broken(j->w)) return END_BROKEN;
+        connect_retry(j);
+        uint64_t skip_at, skip_len;
+        while (jack_host_pop_skip(j->h, &skip_at, &skip_len))
+            if (o->verbose)
+                fprintf(stderr, "continuo jam: xrun: the server skipped our cycles, frames %llu+%llu\n",
+                        (unsigned long long)skip_at, (unsigned long long)skip_len);
+        if (o->verbose && g_get_monotonic_time() - *last_report >= 5000000) {
+            *last_report = g_get_monotonic_time();
+            jack_host_stats hs;
+            jack_host_get_stats(j->h, &hs);
+            fprintf(stderr, "continuo jam: %.0f s: events in %llu out %llu, late %llu, drops %llu, xruns %llu\n",
+                    (*last_report - t0) / 1e6, (unsigned long long)hs.events_in,
+                    (unsigned long long)hs.events_out, (unsigned long long)hs.late,
+                    (unsigned long long)(hs.drops_in + hs.drops_out), (unsigned long long)hs.xruns);
+        }
+    }
+}
+
+/* The session's time when the client stops: the cycle after the latest. */
+static double host_end_time(jam *j)
+{
+    if (!jack_host_started(j->h)) return jack_host_time_offset(j->h);
+    return jack_host_seconds(j->h, jack_host_cycle_frame(j->h) + jack_host_period(j->h));
+}
+
+/* The latest time in the session's recording (what rotation left of it). */
+static double recording_end(const session *s)
+{
+    const GArray *r = session_recording(s);
+    double t = 0;
+    for (guint i = 0; i < r->len; i++)
+        if (g_array_index(r, cn_event, i).time > t) t = g_array_index(r, cn_event, i).time;
+    return t;
+}
+
+/* After the worker stopped: counters kept, client and worker freed. */
+static void host_close(jam *j)
+{
+    jack_host_stats hs;
+    worker_stats ws;
+    jack_host_get_stats(j->h, &hs);
+    worker_get_stats(j->w, &ws);
+    host_stats_add(&j->hs_sum, &hs);
+    worker_stats_add(&j->ws_sum, &ws);
+    drain_audio(j);
+    worker_free(j->w);
+    j->w = NULL;
+    jack_host_free(j->h);
+    j->h = NULL;
+    g_array_set_size(j->retry, 0);
+}
+
+/* The server is gone (the worker has ended the notes in the recording and
+ * stopped; the client is closed): polls for a server every 0.5 s. Returns
+ * TRUE with a new client open (not activated), FALSE when stopped first. */
+static bool wait_for_server(jam *j, gint64 t0)
+{
+    const jam_opts *o = j->o;
+    for (;;) {
+        if (stop_signals_wait(500)) return false;
+        if (hup_taken()) jam_reload(j);
+        if (o->duration > 0 && g_get_monotonic_time() - t0 >= (gint64)(o->duration * 1e6))
+            return false;
+        GError *e = NULL;
+        if (host_open(j, true, &e)) return true;
+        if (j->h) { /* the server is there but the client could not be made */
+            log_error("%s; trying again", e ? e->message : "jack client");
+            jack_host_free(j->h);
+            j->h = NULL;
+        }
+        g_clear_error(&e);
+    }
 }
 
 int cmd_jam(int argc, char **argv)
 {
     if (jam_wants_alsa(argc, argv)) return cmd_jam_alsa(argc, argv); /* plugin/alsa_jam.c */
-    jam_opts o = {.seed = -1};
+    jam_opts o = {.seed = -1, .rotate_minutes = 60, .keep_files = 168, .keep_mb = 1024};
     g_set_prgname("continuo jam");
     GOptionEntry entries[] = {
         {"preset", 'p', 0, G_OPTION_ARG_STRING, &o.preset, "preset name (duet, accompany, solo, daw) or .ini file (default duet)", "NAME|FILE"},
@@ -156,14 +531,21 @@ int cmd_jam(int argc, char **argv)
         {"no-audio", 0, 0, G_OPTION_ARG_NONE, &o.no_audio, "MIDI only: no synth, no out_L/out_R", NULL},
         {"soundfont", 0, 0, G_OPTION_ARG_FILENAME, &o.soundfont, "SoundFont for the synth (default: found as soundfonts/README.md says)", "FILE"},
         {"record", 'r', 0, G_OPTION_ARG_FILENAME, &o.record, "write the jam (performer and model, one track per channel) to this .mid on exit", "FILE.mid"},
+        {"record-dir", 0, 0, G_OPTION_ARG_FILENAME, &o.record_dir, "rotating recording: one .mid per --rotate-minutes in DIR (the installation)", "DIR"},
+        {"rotate-minutes", 0, 0, G_OPTION_ARG_DOUBLE, &o.rotate_minutes, "length of one rotated file (60)", "MIN"},
+        {"keep-files", 0, 0, G_OPTION_ARG_INT, &o.keep_files, "most rotated files kept (168)", "N"},
+        {"keep-mb", 0, 0, G_OPTION_ARG_DOUBLE, &o.keep_mb, "most MiB of rotated files kept (1024)", "MIB"},
+        {"no-health", 0, 0, G_OPTION_ARG_NONE, &o.no_health, "no silence/loop responses", NULL},
         {"wav", 'w', 0, G_OPTION_ARG_FILENAME, &o.wav, "write out_L/out_R to this 16-bit WAV as the jam goes", "FILE.wav"},
         {"duration", 'd', 0, G_OPTION_ARG_DOUBLE, &o.duration, "stop after this many seconds (default: until SIGINT/SIGTERM)", "S"},
         {"start-server", 0, 0, G_OPTION_ARG_NONE, &o.start_server, "if no JACK server runs, start `jackd -d dummy -r 48000 -p 128` (stopped on exit)", NULL},
+        {"reconnect", 0, 0, G_OPTION_ARG_NONE, &o.reconnect, "when the JACK server shuts down, wait for it to come back and carry on (default: the preset's [output] reconnect; else exit 1)", NULL},
+        {"no-reconnect", 0, 0, G_OPTION_ARG_NONE, &o.no_reconnect, "when the JACK server shuts down, exit 1 even if the preset says reconnect", NULL},
         {"server", 0, 0, G_OPTION_ARG_STRING, &o.server, "JACK server name (default: $JACK_DEFAULT_SERVER or 'default')", "NAME"},
         {"name", 'n', 0, G_OPTION_ARG_STRING, &o.name, "JACK client name (default continuo)", "NAME"},
         {"horizon", 0, 0, G_OPTION_ARG_DOUBLE, &o.horizon_ms, "ms of due events handed to the audio thread ahead of the next cycle (default: one period)", "MS"},
         {"alsa", 0, 0, G_OPTION_ARG_NONE, &o.alsa, "play over the ALSA sequencer instead of JACK (continuo jam --alsa --help lists its options)", NULL},
-        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &o.verbose, "report counters every 5 s and JACK's messages on stderr", NULL},
+        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &o.verbose, "report counters every 5 s, debug logging and JACK's messages on stderr", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL}};
     GOptionContext *ctx = g_option_context_new("- play live with a performer over JACK");
     g_option_context_set_summary(ctx, jam_summary);
@@ -175,26 +557,43 @@ int cmd_jam(int argc, char **argv)
         return 2;
     }
     g_option_context_free(ctx);
-    if (o.duration < 0 || o.temperature < 0 || o.horizon_ms < 0 || o.seed < -1) {
-        fprintf(stderr, "continuo jam: --duration, --temperature, --horizon and --seed must be positive\n");
+    if (o.duration < 0 || o.temperature < 0 || o.horizon_ms < 0 || o.seed < -1 ||
+        !(o.rotate_minutes > 0) || o.rotate_minutes > 600 || o.keep_files < 1 || !(o.keep_mb > 0)) {
+        fprintf(stderr, "continuo jam: --duration, --temperature, --horizon, --seed, --rotate-minutes "
+                        "(at most 600), --keep-files and --keep-mb must be positive\n");
         return 2;
     }
+    if (o.reconnect && o.no_reconnect) {
+        fprintf(stderr, "continuo jam: --reconnect and --no-reconnect contradict each other\n");
+        return 2;
+    }
+    if (o.verbose) log_set_level(CN_LOG_DEBUG);
 
     /* Before any thread starts (see stop_signals.h). */
     stop_signals_init();
+    hup_init();
 
     int status = 1;
-    session_config cfg;
-    model *m = NULL;
-    session *s = NULL;
-    synth *syn = NULL;
-    jack_host *h = NULL;
-    worker *w = NULL;
-    wav_stream *wav = NULL;
+    jam j = {0};
+    j.o = &o;
+    j.links = g_array_new(FALSE, FALSE, sizeof(jam_link));
+    j.retry = g_array_new(FALSE, FALSE, sizeof(jam_link));
     GPid jackd_pid = 0;
-    float *audio_buf = NULL;
+    rotate_config rc;
 
-    if (!load_config(&o, &cfg, &m, &err)) goto fail;
+    j.preset_path = paths_find_preset(o.preset ? o.preset : "duet", &err);
+    if (!j.preset_path || !load_preset(&j, &j.cfg, &err)) goto fail;
+    jam_policy(&j);
+    j.host_audio = j.cfg.audio;
+    if (o.wav && !j.cfg.audio) {
+        g_set_error(&err, CN_ERROR, CN_ERR_ARG, "--wav needs audio (the preset or --no-audio turned it off)");
+        goto fail;
+    }
+    char *mpath = paths_find_model(o.model, &err);
+    if (!mpath) goto fail;
+    j.m = model_load(mpath, &err);
+    g_free(mpath);
+    if (!j.m) goto fail;
 
     if (!jackd_running(o.server)) {
         if (!o.start_server) {
@@ -207,147 +606,143 @@ int cmd_jam(int argc, char **argv)
         if (o.verbose) fprintf(stderr, "continuo jam: started jackd '%s' (dummy backend)\n", jackd_server_name(o.server));
     }
 
-    jack_host_config hc;
-    jack_host_config_defaults(&hc);
-    hc.client_name = o.name ? o.name : "continuo";
-    hc.server_name = o.server;
-    hc.verbose = o.verbose;
-    hc.audio = cfg.audio;
-    hc.capture_audio = cfg.audio && o.wav != NULL;
-    h = jack_host_new(&hc, &err);
-    if (!h) goto fail;
-    if (cfg.audio) {
-        char *sf = synth_find_soundfont(o.soundfont, &err);
-        if (!sf) goto fail;
-        syn = synth_new(sf, (int)jack_host_rate(h), &err);
-        if (o.verbose && syn) fprintf(stderr, "continuo jam: SoundFont %s\n", sf);
-        g_free(sf);
-        if (!syn) goto fail;
-        jack_host_set_synth(h, syn, cfg.performer_audio);
-    }
+    if (!host_open(&j, false, &err)) goto fail;
     if (o.wav) {
-        if (!cfg.audio) {
-            g_set_error(&err, CN_ERROR, CN_ERR_ARG, "--wav needs audio (the preset or --no-audio turned it off)");
-            goto fail;
-        }
-        wav = wav_stream_open(o.wav, jack_host_rate(h), 2, &err);
-        if (!wav) goto fail;
-        audio_buf = g_new(float, 2 * 4096);
+        j.wav = wav_stream_open(o.wav, j.rate, 2, &err);
+        if (!j.wav) goto fail;
+        j.wav_rate = j.rate;
+        j.audio_buf = g_new(float, 2 * 4096);
     }
     /* One generation step must fit in a period (see worker.h). */
-    double ms_per_token = worker_fit_budget(&cfg, m, (double)jack_host_period(h) / jack_host_rate(h));
-    if (o.verbose)
-        fprintf(stderr, "continuo jam: %.3f ms per token: at most %d tokens per step\n", ms_per_token,
-                cfg.tokens_per_step);
-    s = session_new(&cfg, m, &err);
-    if (!s) goto fail;
-    worker_config wc;
-    worker_config_defaults(&wc);
-    wc.horizon = o.horizon_ms / 1e3;
-    wc.verbose = o.verbose;
-    w = worker_new(h, s, &wc, &err);
-    if (!w) goto fail;
+    double ms_per_token = worker_fit_budget(&j.cfg, j.m, (double)j.period / j.rate);
+    log_debug("%.3f ms per token: at most %d tokens per step", ms_per_token, j.cfg.tokens_per_step);
+    j.s = session_new(&j.cfg, j.m, &err);
+    if (!j.s) goto fail;
+
+    duties_config dc;
+    duties_config_defaults(&dc, &j.cfg);
+    dc.use_health = !o.no_health;
+    if (o.record_dir) {
+        rotate_config_defaults(&rc);
+        rc.dir = o.record_dir;
+        rc.file_seconds = o.rotate_minutes * 60;
+        rc.keep_files = o.keep_files;
+        rc.keep_bytes = (guint64)(o.keep_mb * 1024 * 1024);
+        dc.rotate = &rc;
+    }
+    /* Without a rotating recorder nothing is handed off; with one, the
+     * session keeps every event only when a final .mid is wanted too. */
+    dc.keep_recording = o.record != NULL;
+    j.d = duties_new(&dc, &err);
+    if (!j.d) goto fail;
+
+    if (!worker_start(&j, &err)) goto fail;
     /* Lock what is mapped now (model, rings, synth samples) and what comes
      * later, so neither thread takes a page fault mid-jam; best effort. */
     if (mlockall(MCL_CURRENT | MCL_FUTURE) != 0 && o.verbose)
         fprintf(stderr, "continuo jam: memory not locked (no privilege); running anyway\n");
-    if (!jack_host_activate(h, &err)) goto fail;
+    if (!jack_host_activate(j.h, &err)) goto fail;
 
     for (int i = 0; o.connect_in && o.connect_in[i]; i++)
-        if (!jack_host_connect(h, "midi_in", o.connect_in[i], &err)) goto fail;
+        g_array_append_val(j.links, ((jam_link){"midi_in", o.connect_in[i]}));
     for (int i = 0; o.connect_out && o.connect_out[i]; i++)
-        if (!jack_host_connect(h, "midi_out", o.connect_out[i], &err)) goto fail;
-    if (cfg.audio) {
-        if (o.audio_out && o.audio_out[0]) {
-            const char *l = o.audio_out[0], *r = o.audio_out[1] ? o.audio_out[1] : o.audio_out[0];
-            if (!jack_host_connect(h, "out_L", l, &err) || !jack_host_connect(h, "out_R", r, &err))
-                goto fail;
-        } else if (!o.no_auto_connect) {
-            int n = jack_host_connect_playback(h);
-            if (o.verbose) fprintf(stderr, "continuo jam: audio connected to %d playback port(s)\n", n);
-        }
+        g_array_append_val(j.links, ((jam_link){"midi_out", o.connect_out[i]}));
+    if (j.host_audio && o.audio_out && o.audio_out[0]) {
+        const char *l = o.audio_out[0], *r = o.audio_out[1] ? o.audio_out[1] : o.audio_out[0];
+        g_array_append_val(j.links, ((jam_link){"out_L", l}));
+        g_array_append_val(j.links, ((jam_link){"out_R", r}));
     }
+    if (!connect_all(&j, true, &err)) goto fail;
     fprintf(stderr, "continuo jam: %s mode, ports %s %s%s%s; Ctrl-C to stop\n",
-            session_mode_name(cfg.mode), jack_host_port_name(h, "midi_in"),
-            jack_host_port_name(h, "midi_out"), cfg.audio ? " " : "",
-            cfg.audio ? jack_host_port_name(h, "out_L") : "");
+            session_mode_name(j.cfg.mode), jack_host_port_name(j.h, "midi_in"),
+            jack_host_port_name(j.h, "midi_out"), j.host_audio ? " " : "",
+            j.host_audio ? jack_host_port_name(j.h, "out_L") : "");
+    if (j.reconnect) log_info("if the JACK server shuts down, the jam waits for it to come back");
 
-    /* Wait: signals, the clock, the server. */
+    /* Wait: signals, the clock, the server; reconnect while asked to. */
     gint64 t0 = g_get_monotonic_time(), last_report = t0;
-    GError *werr = NULL;
-    bool server_gone = false;
+    int end;
+    double end_time = 0;
     for (;;) {
-        int sig = stop_signals_wait(20);
-        if (audio_buf) drain_audio(h, wav, audio_buf, 4096, &werr);
-        if (sig) break;
-        if (o.duration > 0 && g_get_monotonic_time() - t0 >= (gint64)(o.duration * 1e6)) break;
-        if (jack_host_dead(h)) {
-            server_gone = true;
-            break;
-        }
-        uint64_t skip_at, skip_len;
-        while (jack_host_pop_skip(h, &skip_at, &skip_len))
-            if (o.verbose)
-                fprintf(stderr, "continuo jam: xrun: the server skipped our cycles, frames %llu+%llu\n",
-                        (unsigned long long)skip_at, (unsigned long long)skip_len);
-        if (o.verbose && g_get_monotonic_time() - last_report >= 5000000) {
-            last_report = g_get_monotonic_time();
-            jack_host_stats hs;
-            jack_host_get_stats(h, &hs);
-            fprintf(stderr, "continuo jam: %.0f s: events in %llu out %llu, late %llu, drops %llu, xruns %llu\n",
-                    (last_report - t0) / 1e6, (unsigned long long)hs.events_in,
-                    (unsigned long long)hs.events_out, (unsigned long long)hs.late,
-                    (unsigned long long)(hs.drops_in + hs.drops_out), (unsigned long long)hs.xruns);
-        }
+        end = run_connected(&j, t0, &last_report);
+        if (end != END_GONE || !j.reconnect) break;
+        /* The worker ends every note (in the recording only: no server). */
+        worker_stop(j.w);
+        double gone_at = host_end_time(&j), rec_end = recording_end(j.s);
+        if (rec_end > gone_at) gone_at = rec_end;
+        end_time = gone_at;
+        log_warn("the JACK server '%s' shut down: %s; notes ended at %.2f s; waiting for it to come back",
+                 jackd_server_name(o.server), jack_host_dead_reason(j.h), gone_at);
+        host_close(&j);
+        gint64 away_since = g_get_monotonic_time();
+        if (!wait_for_server(&j, t0)) break; /* stopped while waiting: j.h is NULL */
+        /* The session's clock goes on from where it was, plus the time away. */
+        double offset = gone_at + (g_get_monotonic_time() - away_since) / 1e6;
+        jack_host_set_time_offset(j.h, offset);
+        int was = j.cfg.tokens_per_step;
+        worker_fit_budget(&j.cfg, j.m, (double)j.period / j.rate);
+        if (j.cfg.tokens_per_step < was && !session_apply_config(j.s, &j.cfg, offset, &err)) goto fail;
+        if (!worker_start(&j, &err) || !jack_host_activate(j.h, &err)) goto fail;
+        connect_all(&j, false, NULL);
+        j.reconnects++;
+        log_info("reconnected to the JACK server '%s' (%u Hz, %u frames per period); the session "
+                 "goes on at %.2f s", jackd_server_name(o.server), j.rate, j.period, offset);
     }
 
     /* End every note: the worker panics and hands the note-offs over (only
      * to the recording when the server is gone); let the RT thread play them
      * and the synth ring out briefly for the WAV. */
-    worker_stop(w);
-    if (!server_gone) {
-        jack_host_synth_all_off(h); /* the performer's notes too */
-        gint64 deadline = g_get_monotonic_time() + 500000;
-        while (jack_host_output_pending(h) > 0 && !jack_host_dead(h) && g_get_monotonic_time() < deadline) {
-            g_usleep(5000);
-            if (audio_buf) drain_audio(h, wav, audio_buf, 4096, &werr);
+    if (j.h) {
+        worker_stop(j.w);
+        if (end != END_GONE) {
+            jack_host_synth_all_off(j.h); /* the performer's notes too */
+            gint64 deadline = g_get_monotonic_time() + 500000;
+            while (jack_host_output_pending(j.h) > 0 && !jack_host_dead(j.h) &&
+                   g_get_monotonic_time() < deadline) {
+                g_usleep(5000);
+                drain_audio(&j);
+            }
+            gint64 tail = g_get_monotonic_time() + (j.syn ? 300000 : 20000);
+            while (g_get_monotonic_time() < tail && !jack_host_dead(j.h)) {
+                g_usleep(10000);
+                drain_audio(&j);
+            }
         }
-        gint64 tail = g_get_monotonic_time() + (syn ? 300000 : 20000);
-        while (g_get_monotonic_time() < tail && !jack_host_dead(h)) {
-            g_usleep(10000);
-            if (audio_buf) drain_audio(h, wav, audio_buf, 4096, &werr);
-        }
+        end_time = host_end_time(&j);
+        jack_host_deactivate(j.h);
+        drain_audio(&j);
     }
-    double end_time = jack_host_started(h) ? jack_host_seconds(h, jack_host_cycle_frame(h) + jack_host_period(h)) : 0;
-    jack_host_deactivate(h);
-    if (audio_buf) drain_audio(h, wav, audio_buf, 4096, &werr);
 
-    status = 0;
-    if (o.record) {
-        GError *rerr = NULL;
-        if (!session_save_recording(s, o.record, end_time, &rerr)) {
-            fprintf(stderr, "continuo jam: %s\n", rerr->message);
-            g_error_free(rerr);
-            status = 1;
-        }
+    status = end == END_BROKEN ? 1 : 0;
+    GError *rerr = NULL;
+    if (!duties_finish(j.d, j.s, end_time, &rerr)) {
+        log_error("%s", rerr->message);
+        g_clear_error(&rerr);
+        status = 1;
     }
-    if (wav) {
-        if (!werr) wav_stream_close(wav, &werr);
-        else wav_stream_close(wav, NULL);
-        wav = NULL;
-        if (werr) {
-            fprintf(stderr, "continuo jam: %s\n", werr->message);
-            g_clear_error(&werr);
-            status = 1;
-        }
+    if (o.record && !session_save_recording(j.s, o.record, end_time, &rerr)) {
+        fprintf(stderr, "continuo jam: %s\n", rerr->message);
+        g_clear_error(&rerr);
+        status = 1;
     }
-    print_summary(&cfg, s, h, w, (g_get_monotonic_time() - t0) / 1e6);
-    if (server_gone) {
-        fprintf(stderr, "continuo jam: the JACK server '%s' shut down: %s; %s%s%sexiting (continuo does not reconnect)\n",
-                jackd_server_name(o.server), jack_host_dead_reason(h),
+    if (j.wav) {
+        if (!j.werr) wav_stream_close(j.wav, &j.werr);
+        else wav_stream_close(j.wav, NULL);
+        j.wav = NULL;
+    }
+    if (j.werr) {
+        fprintf(stderr, "continuo jam: %s\n", j.werr->message);
+        g_clear_error(&j.werr);
+        status = 1;
+    }
+    print_summary(&j, (g_get_monotonic_time() - t0) / 1e6);
+    if (end == END_GONE && !j.reconnect) {
+        fprintf(stderr, "continuo jam: the JACK server '%s' shut down: %s; %s%s%sexiting (continuo does not reconnect without --reconnect)\n",
+                jackd_server_name(o.server), jack_host_dead_reason(j.h),
                 o.record ? "the recording is in " : "", o.record ? o.record : "", o.record ? "; " : "");
         status = 1;
     }
+    if (end == END_BROKEN) log_error("the model broke for good: exiting with status 1");
     goto done;
 
 fail:
@@ -355,13 +750,18 @@ fail:
     g_clear_error(&err);
     status = 1;
 done:
-    if (w) worker_free(w);
-    if (h) jack_host_free(h); /* before the synth its callback renders */
-    if (wav) wav_stream_close(wav, NULL);
-    g_free(audio_buf);
-    if (syn) synth_free(syn);
-    session_free(s);
-    if (m) model_free(m);
+    if (j.w) worker_free(j.w);
+    if (j.h) jack_host_free(j.h); /* before the synth its callback renders */
+    if (j.wav) wav_stream_close(j.wav, NULL);
+    g_clear_error(&j.werr);
+    g_free(j.audio_buf);
+    if (j.syn) synth_free(j.syn);
+    duties_free(j.d);
+    session_free(j.s);
+    if (j.m) model_free(j.m);
     if (jackd_pid) jackd_stop(jackd_pid);
+    g_free(j.preset_path);
+    g_array_free(j.links, TRUE);
+    g_array_free(j.retry, TRUE);
     return status;
 }

@@ -35,8 +35,12 @@ struct jack_host {
     jack_client_t *client;
     jack_port_t *midi_in, *midi_out, *out_l, *out_r;
     bool audio;
-    synth *synth;
+    /* Set before activation, or later by jack_host_install_synth (a SoundFont
+     * found on SIGHUP): the RT thread loads it once per cycle. */
+    _Atomic(synth *) synth_pub;
+    synth *synth;      /* RT thread: this cycle's synth_pub */
     bool synth_input;
+    double time_offset; /* s on the session's clock at start_frame (reconnects) */
     uint32_t rate, period;
     char *port_names[4]; /* full names of midi_in, midi_out, out_L, out_R */
 
@@ -121,6 +125,7 @@ static int jack_host_process(jack_nframes_t nframes, void *arg)
 {
     jack_host *h = arg;
     uint64_t t0 = monotonic_ns();
+    h->synth = atomic_load_explicit(&h->synth_pub, memory_order_acquire);
 
     /* Unwrap the 32-bit frame time: the low bits stay JACK's. */
     uint32_t f32 = jack_last_frame_time(h->client);
@@ -290,6 +295,7 @@ void jack_host_config_defaults(jack_host_config *c)
 
 static void jack_quiet(const char *msg) { (void)msg; }
 static void jack_info_stderr(const char *msg) { fprintf(stderr, "jack: %s\n", msg); }
+static void jack_error_stderr(const char *msg) { fprintf(stderr, "jack: %s\n", msg); }
 
 /* Allocates n bytes, zeroed (touched) and locked where allowed. */
 static void *rt_alloc(size_t n)
@@ -311,9 +317,13 @@ jack_host *jack_host_new(const jack_host_config *c, GError **err)
     }
     const char *server = jackd_server_name(c->server_name);
     jack_set_info_function(c->verbose ? jack_info_stderr : jack_quiet);
+    /* Polling for a server that is not there yet: libjack's complaints about
+     * the missing socket would fill the log every half second. */
+    if (c->quiet_open) jack_set_error_function(jack_quiet);
     jack_status_t status;
     h->client = jack_client_open(c->client_name, JackNoStartServer | JackServerName, &status,
                                  server);
+    if (c->quiet_open) jack_set_error_function(jack_error_stderr);
     if (!h->client) {
         g_set_error(err, CN_ERROR, CN_ERR_JACK,
                     "jack client '%s': cannot connect to the JACK server '%s' (status 0x%x%s)",
@@ -373,9 +383,14 @@ void jack_host_free(jack_host *h)
 {
     if (!h) return;
     if (h->client) {
-        /* After a shutdown the client must still be closed (JACK docs). */
-        if (h->active && !jack_host_dead(h)) jack_deactivate(h->client);
+        /* After a shutdown the client must still be closed (JACK docs);
+         * libjack then complains that the server is not running, which the
+         * jam has already said in its own words. */
+        bool dead = jack_host_dead(h);
+        if (h->active && !dead) jack_deactivate(h->client);
+        if (dead) jack_set_error_function(jack_quiet);
         jack_client_close(h->client);
+        if (dead) jack_set_error_function(jack_error_stderr);
     }
     for (int i = 0; i < 4; i++) g_free(h->port_names[i]);
     ring_free(h->in);
@@ -392,9 +407,24 @@ void jack_host_free(jack_host *h)
 
 void jack_host_set_synth(jack_host *h, synth *s, bool synth_input)
 {
-    h->synth = s;
     h->synth_input = synth_input;
+    atomic_store_explicit(&h->synth_pub, s, memory_order_release);
 }
+
+void jack_host_install_synth(jack_host *h, synth *s)
+{
+    /* synth_input was fixed before activation; the release store publishes
+     * the synth's state to the RT thread's acquire load. */
+    atomic_store_explicit(&h->synth_pub, s, memory_order_release);
+}
+
+bool jack_host_has_synth(const jack_host *h)
+{
+    return atomic_load_explicit(&((jack_host *)h)->synth_pub, memory_order_acquire) != NULL;
+}
+
+void jack_host_set_time_offset(jack_host *h, double seconds) { h->time_offset = seconds; }
+double jack_host_time_offset(const jack_host *h) { return h->time_offset; }
 
 void jack_host_synth_all_off(jack_host *h)
 {

@@ -22,7 +22,10 @@
  *
  * Frames are 64-bit and unwrapped (low 32 bits = JACK's frame time), so a
  * session can run for days. Seconds on the engine's clock are
- * (frame - start_frame) / sample_rate, start_frame being the first cycle's. */
+ * time_offset + (frame - start_frame) / sample_rate, start_frame being the
+ * first cycle's; time_offset is 0 for the first client of a jam and, after a
+ * reconnect, where the session's clock had got to (so that no time goes
+ * back when a new server's frames start from anywhere). */
 #ifndef CONTINUO_JACK_CLIENT_H
 #define CONTINUO_JACK_CLIENT_H
 
@@ -42,6 +45,7 @@ typedef struct {
     double capture_seconds;  /* capacity of that ring (2 s) */
     int queue_events;        /* capacity of each event ring (4096) */
     bool verbose;            /* let libjack print its info messages */
+    bool quiet_open;         /* no libjack error lines if the server is absent (reconnect polling) */
 } jack_host_config;
 
 void jack_host_config_defaults(jack_host_config *c);
@@ -57,6 +61,11 @@ void jack_host_free(jack_host *h);
  * performer's notes. Before jack_host_activate. Without one the audio ports
  * carry silence. */
 void jack_host_set_synth(jack_host *h, synth *s, bool synth_input);
+/* Hands a synth to a running client that had none (one created later, e.g.
+ * when a SoundFont missing at start turns up on SIGHUP); synth_input stays
+ * as jack_host_set_synth left it. One atomic store; any thread, once. */
+void jack_host_install_synth(jack_host *h, synth *s);
+bool jack_host_has_synth(const jack_host *h);
 /* Asks the RT thread to call synth_all_off at its next cycle (stopping:
  * whatever the performer left sounding rings out). Any thread. */
 void jack_host_synth_all_off(jack_host *h);
@@ -82,6 +91,10 @@ const char *jack_host_port_name(jack_host *h, const char *ours);
 int jack_host_rt_priority(jack_host *h);
 uint32_t jack_host_rate(const jack_host *h);   /* frames per second */
 uint32_t jack_host_period(const jack_host *h); /* frames per cycle */
+/* Seconds on the session's clock at start_frame (default 0). Set before
+ * jack_host_activate. Not RT safe (plain field). */
+void jack_host_set_time_offset(jack_host *h, double seconds);
+double jack_host_time_offset(const jack_host *h);
 
 /* ---- for the worker thread (the rings' other ends; not RT, never block) -- */
 /* True once the first cycle ran; start_frame is then valid. */
@@ -143,12 +156,14 @@ const char *jack_host_dead_reason(const jack_host *h);
 /* ---- inline conversions --------------------------------------------------- */
 static inline double jack_host_seconds(const jack_host *h, uint64_t frame)
 {
-    return ((double)frame - (double)jack_host_start_frame(h)) / (double)jack_host_rate(h);
+    return jack_host_time_offset(h) +
+           ((double)frame - (double)jack_host_start_frame(h)) / (double)jack_host_rate(h);
 }
 
 static inline uint64_t jack_host_frame_of(const jack_host *h, double seconds)
 {
-    double f = (double)jack_host_start_frame(h) + seconds * (double)jack_host_rate(h);
+    double f = (double)jack_host_start_frame(h) +
+               (seconds - jack_host_time_offset(h)) * (double)jack_host_rate(h);
     return f <= 0 ? 0 : (uint64_t)(f + 0.5);
 }
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "duties.h"
 #include "error.h"
 #include "token.h"
 #include "worker.h"
@@ -28,6 +29,7 @@ struct worker {
     sem_t wake;         /* posted by the RT thread once per cycle */
     atomic_uint_least64_t wakes;
     atomic_bool stop, panic;
+    atomic_bool broken; /* duties_pass said DUTIES_STOP */
 
     /* worker-thread state */
     cn_event *take; /* TAKE_MAX */
@@ -122,6 +124,7 @@ static uint64_t release(worker *w, uint64_t next, bool all)
             rt_event ev = {frame, e->type, e->channel, e->a, e->b};
             if (!dead) jack_host_push_output(h, &ev); /* fits: n <= space */
             note_released(w, e, frame);
+            if (w->cfg.duties) duties_observe(w->cfg.duties, e);
         }
         moved += (uint64_t)n;
         if (n < cap) break;
@@ -178,8 +181,13 @@ static void pass(worker *w)
     uint64_t next = next_playable(w);
     uint64_t out = release(w, next, false);
     double t0 = now_ms();
-    session_step(w->sess, jack_host_seconds(w->host, next));
+    double now = jack_host_seconds(w->host, next);
+    session_step(w->sess, now);
     double dt = now_ms() - t0;
+    /* Health, the recording's hand-off to the recorder thread (a memcpy: no
+     * file I/O here) and a posted preset reload; bounded like the step. */
+    if (w->cfg.duties && (duties_pass(w->cfg.duties, w->sess, now) & DUTIES_STOP))
+        atomic_store(&w->broken, true);
     g_mutex_lock(&w->stats_mu);
     w->stats.passes++;
     w->stats.events_out += out;
@@ -293,6 +301,8 @@ worker *worker_new(jack_host *h, session *s, const worker_config *c, GError **er
     jack_host_set_wake(h, worker_wake, w);
     return w;
 }
+
+bool worker_broken(worker *w) { return atomic_load(&w->broken); }
 
 void worker_request_panic(worker *w)
 {

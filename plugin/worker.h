@@ -4,7 +4,9 @@
  *   1. drains the input ring into session_input (which also panics on CC 120/123),
  *   2. releases the session's due events for the next cycle that has not
  *      begun into the output ring (session_take_due),
- *   3. lets the session generate ahead (session_step).
+ *   3. lets the session generate ahead (session_step),
+ *   4. runs the installation's duties when given (plugin/duties.h: health
+ *      watch, recording hand-off, preset reload; never file I/O).
  *
  * Timing: the earliest frame it hands out is the start of the first cycle
  * whose callback has not begun, with a safety margin (a quarter period, at
@@ -35,6 +37,10 @@ typedef struct {
     double horizon;   /* s handed to the RT thread beyond the next cycle (<= 0: one period) */
     bool realtime;    /* run with SCHED_FIFO below JACK's RT thread when allowed */
     bool verbose;
+    /* The installation's duties (plugin/duties.h), or NULL: each released
+     * event observed, duties_pass after each session_step. Owned by the
+     * caller (it outlives workers: a reconnect starts a new worker). */
+    struct duties *duties;
 } worker_config;
 
 void worker_config_defaults(worker_config *c);
@@ -54,6 +60,10 @@ void worker_wake(void *w);
 /* Asks for a panic at the next pass (any thread; e.g. a signal handler's
  * thread or a control surface). Not RT safe (takes no lock, but wakes). */
 void worker_request_panic(worker *w);
+
+/* True once duties_pass returned DUTIES_STOP (the model broke for good):
+ * the caller should stop the jam with status 1. Any thread. */
+bool worker_broken(worker *w);
 
 /* Ends every sounding model note (session_panic), hands the note-offs to
  * the host (or only to the recording when the server is gone), and joins the

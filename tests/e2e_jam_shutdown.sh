@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # e2e_jam_shutdown.sh — jackd dies under a running `continuo jam`.
 #
-# Documented behaviour (continuo jam --help): the jam notices the server is
-# gone (jack_on_info_shutdown), ends its notes in the recording, writes
-# --record and --wav, prints "continuo jam: the JACK server '...' shut
-# down: ...; ... exiting (continuo does not reconnect)" and exits 1.
-# Here: solo mode (the model plays without input), jackd killed with SIGKILL
+# Documented behaviour (continuo jam --help) without reconnect: the jam
+# notices the server is gone (jack_on_info_shutdown), ends its notes in the
+# recording, writes --record and --wav, prints "continuo jam: the JACK server
+# '...' shut down: ...; ... exiting (continuo does not reconnect without
+# --reconnect)" and exits 1. (With reconnect: tests/e2e_jam_reconnect.sh.)
+# Here: the solo preset (the model plays without input) with --no-reconnect
+# (the preset itself says reconnect = true), jackd killed with SIGKILL
 # after 4 s; the jam must exit within 10 s, status 1, with that message, a
 # .mid holding the model's notes with every note ended, and a valid WAV.
 # Takes about 15 s.
@@ -22,7 +24,7 @@ start_jackd kill
 pick_model
 T=$JAM_TMP
 
-bg 40 "$BIN/continuo" jam --preset solo --model "$MODEL" --name continuo \
+bg 40 "$BIN/continuo" jam --preset solo --no-reconnect --model "$MODEL" --name continuo \
     --record "$T/kill_jam.mid" --wav "$T/kill_jam.wav" > "$T/kill_summary.txt" 2> "$T/kill_jam.err"
 JAM=$LAST_PID
 wait_for_line "$T/kill_jam.err" "Ctrl-C to stop" 20
