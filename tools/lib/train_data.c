@@ -1,0 +1,28 @@
+/* train_data.c — random training windows and fixed validation windows. */
+#include "train_data.h"
+
+void train_window(const tokfile *tf, size_t off, int T, uint16_t *inputs, int *targets)
+{
+    const uint16_t *w = tf->tokens + off;
+    for (int t = 0; t < T; t++) {
+        inputs[t] = w[t];
+        targets[t] = w[t + 1];
+    }
+}
+
+void train_batch_random(const tokfile *tf, train_rng *rng, int B, int T, uint16_t *inputs,
+                        int *targets)
+{
+    uint64_t span = tf->n_tokens - (size_t)T; /* offsets 0 .. n - T - 1 */
+    for (int b = 0; b < B; b++) {
+        size_t off = (size_t)train_rng_below(rng, span);
+        train_window(tf, off, T, inputs + (size_t)b * T, targets + (size_t)b * T);
+    }
+}
+
+size_t train_val_offset(size_t n_tokens, int T, int i, int n)
+{
+    size_t last = n_tokens - (size_t)T - 1;
+    if (n <= 1) return 0;
+    return (size_t)((double)last * i / (n - 1));
+}
