@@ -45,8 +45,9 @@ static const char *jam_summary =
     "FluidSynth: the model's notes, and the performer's unless the preset sets\n"
     "[output] performer_audio = false).\n"
     "\n"
-    "Connections: --connect-in/--connect-out/--audio-out as given; without --audio-out the\n"
-    "audio ports go to the first two physical playback ports, if the server has any.\n"
+    "Connections: --connect-in/--connect-out/--audio-out as given, made before the model's\n"
+    "first note; without --audio-out the audio ports go to the first two physical playback\n"
+    "ports, if the server has any.\n"
     "\n"
     "Stopping: SIGINT, SIGTERM or the end of --duration end every sounding note\n"
     "(note-offs on midi_out and in the synth), write --record, the last --record-dir file\n"
@@ -250,6 +251,7 @@ static gboolean worker_start(jam *j, GError **err)
     wc.horizon = j->o->horizon_ms / 1e3;
     wc.verbose = j->o->verbose;
     wc.duties = j->d;
+    wc.held = true; /* until connect_all: a --connect-out port hears the first note */
     j->w = worker_new(j->h, j->s, &wc, err);
     return j->w != NULL;
 }
@@ -653,6 +655,7 @@ int cmd_jam(int argc, char **argv)
         g_array_append_val(j.links, ((jam_link){"out_R", r}));
     }
     if (!connect_all(&j, true, &err)) goto fail;
+    worker_go(j.w);
     fprintf(stderr, "continuo jam: %s mode, ports %s %s%s%s; Ctrl-C to stop\n",
             session_mode_name(j.cfg.mode), jack_host_port_name(j.h, "midi_in"),
             jack_host_port_name(j.h, "midi_out"), j.host_audio ? " " : "",
@@ -684,6 +687,7 @@ int cmd_jam(int argc, char **argv)
         if (j.cfg.tokens_per_step < was && !session_apply_config(j.s, &j.cfg, offset, &err)) goto fail;
         if (!worker_start(&j, &err) || !jack_host_activate(j.h, &err)) goto fail;
         connect_all(&j, false, NULL);
+        worker_go(j.w);
         j.reconnects++;
         log_info("reconnected to the JACK server '%s' (%u Hz, %u frames per period); the session "
                  "goes on at %.2f s", jackd_server_name(o.server), j.rate, j.period, offset);
@@ -694,15 +698,24 @@ int cmd_jam(int argc, char **argv)
      * and the synth ring out briefly for the WAV. */
     if (j.h) {
         worker_stop(j.w);
-        if (end != END_GONE) {
+        if (end != END_GONE && jack_host_started(j.h)) {
+            /* Every note the model started ends on midi_out: the client stays
+             * active until a cycle that began after the hand-over has written
+             * the last note-off (and one more ran), whatever the period;
+             * bounded, as an xrun storm or a dying server stops the cycles. */
+            uint64_t since = jack_host_cycles(j.h);
             jack_host_synth_all_off(j.h); /* the performer's notes too */
-            gint64 deadline = g_get_monotonic_time() + 500000;
-            while (jack_host_output_pending(j.h) > 0 && !jack_host_dead(j.h) &&
+            double period_s = (double)j.period / j.rate;
+            gint64 deadline = g_get_monotonic_time() + (gint64)((0.5 + 4 * period_s) * 1e6);
+            while (!jack_host_output_written(j.h, since) && !jack_host_dead(j.h) &&
                    g_get_monotonic_time() < deadline) {
-                g_usleep(5000);
+                g_usleep(2000);
                 drain_audio(&j);
             }
-            gint64 tail = g_get_monotonic_time() + (j.syn ? 300000 : 20000);
+            if (!jack_host_output_written(j.h, since) && !jack_host_dead(j.h))
+                log_warn("the last note-offs were not written to midi_out within %.0f ms "
+                         "(%zu events left)", 1e3 * (0.5 + 4 * period_s), jack_host_output_pending(j.h));
+            gint64 tail = g_get_monotonic_time() + (j.syn ? 300000 : 0);
             while (g_get_monotonic_time() < tail && !jack_host_dead(j.h)) {
                 g_usleep(10000);
                 drain_audio(&j);

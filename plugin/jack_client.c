@@ -66,6 +66,7 @@ struct jack_host {
     atomic_bool started;
     atomic_uint_least64_t start_frame, cycle_frame;
     atomic_uint_least64_t n_pending_pub;
+    atomic_uint_least64_t busy_cycle; /* number of the latest cycle that wrote output or ended with some left */
     atomic_uint_least64_t cycles, events_in, events_out, late, late_max, drops_in, drops_out,
         audio_drops, synth_events, late_skipped, cycles_skipped, frames_skipped;
     atomic_uint_least32_t *hist; /* HIST_BINS */
@@ -237,9 +238,14 @@ static int jack_host_process(jack_nframes_t nframes, void *arg)
         }
     }
 
-    /* 5. Counters. */
+    /* 5. Counters. The cycle's number is published after what it wrote, so
+     * that jack_host_output_written can tell a cycle that began after a push
+     * (and took everything pushed) from the one running then. */
     atomic_store_explicit(&h->n_pending_pub, (uint64_t)h->n_pending, memory_order_release);
-    atomic_fetch_add_explicit(&h->cycles, 1, memory_order_relaxed);
+    uint64_t cycle_no = atomic_load_explicit(&h->cycles, memory_order_relaxed) + 1;
+    if (written || out_dropped || h->n_pending || ring_count(h->out))
+        atomic_store_explicit(&h->busy_cycle, cycle_no, memory_order_relaxed);
+    atomic_store_explicit(&h->cycles, cycle_no, memory_order_release);
     if (got) atomic_fetch_add_explicit(&h->events_in, got, memory_order_relaxed);
     if (dropped) atomic_fetch_add_explicit(&h->drops_in, dropped, memory_order_relaxed);
     if (written) atomic_fetch_add_explicit(&h->events_out, written, memory_order_relaxed);
@@ -556,6 +562,24 @@ size_t jack_host_output_pending(const jack_host *h)
 {
     return ring_count(h->out) +
            atomic_load_explicit(&((jack_host *)h)->n_pending_pub, memory_order_acquire);
+}
+
+uint64_t jack_host_cycles(const jack_host *h)
+{
+    return atomic_load_explicit(&((jack_host *)h)->cycles, memory_order_acquire);
+}
+
+bool jack_host_output_written(const jack_host *hc, uint64_t since)
+{
+    jack_host *h = (jack_host *)hc;
+    uint64_t done = atomic_load_explicit(&h->cycles, memory_order_acquire);
+    uint64_t busy = atomic_load_explicit(&h->busy_cycle, memory_order_relaxed);
+    /* Cycle since + 1 may have begun before the caller's push and missed it;
+     * since + 2 began after since + 1 ended, so it took all of it from the
+     * ring. The latest ended cycle must also have found nothing to write or
+     * hold: then the cycle that wrote the last event was followed by one
+     * more, and the clients after us in the graph have read its buffer. */
+    return done >= since + 2 && done > busy;
 }
 
 bool jack_host_pop_skip(jack_host *h, uint64_t *first, uint64_t *frames)

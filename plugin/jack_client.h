@@ -116,6 +116,15 @@ size_t jack_host_output_space(const jack_host *h);
 bool jack_host_push_output(jack_host *h, const rt_event *ev);
 /* Output events not yet written to midi_out (ring + pending list). */
 size_t jack_host_output_pending(const jack_host *h);
+/* Cycles the process callback has run to their end (a count, not frames).
+ * Any thread; RT safe. */
+uint64_t jack_host_cycles(const jack_host *h);
+/* True once every output event pushed before jack_host_cycles returned
+ * `since` has been written to midi_out by a cycle that ran to its end, and
+ * the next cycle ended too (the clients reading midi_out have had it). For
+ * waiting before a deactivate: poll with a bounded timeout (an xrun or a
+ * dead server stops the cycles). Any thread; RT safe (no wait). */
+bool jack_host_output_written(const jack_host *h, uint64_t since);
 
 /* The next range of frames the server ran without calling us (an xrun
  * skipped our callback: input then is lost, output due then goes out late).

@@ -29,6 +29,7 @@ struct worker {
     sem_t wake;         /* posted by the RT thread once per cycle */
     atomic_uint_least64_t wakes;
     atomic_bool stop, panic;
+    atomic_bool held;   /* cfg.held until worker_go */
     atomic_bool broken; /* duties_pass said DUTIES_STOP */
 
     /* worker-thread state */
@@ -204,6 +205,7 @@ static void *worker_main(void *arg)
         while (sem_trywait(&w->wake) == 0) {} /* cycles that went by count once */
         if (atomic_load(&w->stop)) break;
         if (!jack_host_started(w->host) || jack_host_dead(w->host)) continue;
+        if (atomic_load(&w->held)) continue;
         pass(w);
     }
     /* Stop: hear what is left, end every note, hand over the note-offs. */
@@ -262,6 +264,7 @@ worker *worker_new(jack_host *h, session *s, const worker_config *c, GError **er
     w->host = h;
     w->sess = s;
     w->cfg = *c;
+    atomic_store(&w->held, c->held);
     uint32_t rate = jack_host_rate(h);
     w->period = jack_host_period(h);
     w->horizon_frames = c->horizon > 0 ? (uint64_t)(c->horizon * rate + 0.5) : w->period;
@@ -303,6 +306,8 @@ worker *worker_new(jack_host *h, session *s, const worker_config *c, GError **er
 }
 
 bool worker_broken(worker *w) { return atomic_load(&w->broken); }
+
+void worker_go(worker *w) { atomic_store(&w->held, false); }
 
 void worker_request_panic(worker *w)
 {

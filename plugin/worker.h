@@ -37,6 +37,10 @@ typedef struct {
     double horizon;   /* s handed to the RT thread beyond the next cycle (<= 0: one period) */
     bool realtime;    /* run with SCHED_FIFO below JACK's RT thread when allowed */
     bool verbose;
+    /* Start held: no pass (nothing heard, generated or played) until
+     * worker_go, so that connections made after activation hear the model
+     * from its first note. */
+    bool held;
     /* The installation's duties (plugin/duties.h), or NULL: each released
      * event observed, duties_pass after each session_step. Owned by the
      * caller (it outlives workers: a reconnect starts a new worker). */
@@ -56,6 +60,10 @@ worker *worker_new(jack_host *h, session *s, const worker_config *c, GError **er
 
 /* The RT thread's wake-up: one sem_post; never waits. RT safe. */
 void worker_wake(void *w);
+
+/* Lets a worker made with cfg.held begin its passes (from the next cycle).
+ * Any thread; not RT safe. */
+void worker_go(worker *w);
 
 /* Asks for a panic at the next pass (any thread; e.g. a signal handler's
  * thread or a control surface). Not RT safe (takes no lock, but wakes). */

@@ -13,7 +13,9 @@
 #     plays; --record and --wav are valid files.
 #  2. solo: CC 123 from the performer ends every sounding model note within
 #     50 ms; SIGTERM ends the rest: exit 0, nothing left sounding on
-#     midi_out, a valid .mid with every note ended.
+#     midi_out, a valid .mid with every note ended. The recorder starts first
+#     and the jam connects to it before the model's first note (solo plays
+#     unprompted), so every note-on the model sent was heard.
 # Takes about 40 s.
 set -u
 cd "$(dirname "$0")/.."
@@ -64,7 +66,7 @@ fi
 # heard the performer resume).
 jam_skips "$T/duet_jam.err" > "$T/duet_jam_skips.txt"
 awk -v P=$PERIOD -v R=$RATE '
-  NR == FNR { ns++; ss[ns] = $1; sl[ns] = $2; next }
+  FILENAME == ARGV[1] { ns++; ss[ns] = $1; sl[ns] = $2; next }  # not NR == FNR: the skip list may be empty
   $2 == "m1" { if (n == 0 || $1 - last > R / 2) { n++; start[n] = $1 } last = $1; end[n] = $1 }
   $2 == "m0" && $3 == "on" { m++; on[m] = $1 }
   END {
@@ -131,12 +133,17 @@ log "duet_jam.wav: $secs s"
 # ---- 2. solo: CC 123 panic, then SIGTERM ------------------------------------
 log "test 2: solo, CC 123 panic at 3 s, SIGTERM at about 6 s"
 make_perf_mid "$T/solo.mid" 0:1
+# In solo the model plays from its first cycle, unprompted: the recorder
+# comes first and the jam connects midi_out to it (--connect-out) before the
+# model's first pass, so every note-on the model sends is heard (a note-off
+# without its note-on is then a fault, never the recorder's late start).
+bg 40 "$BIN/continuo-record" --midi continuo:midi_out --midi perform:out --log "$T/solo_rec.log" --wait 30
+REC=$LAST_PID
+wait_for_port record:midi_0 10
 bg 40 "$BIN/continuo" jam --preset solo --model "$MODEL" --name continuo --no-audio -v \
-    --record "$T/solo_jam.mid" > "$T/solo_summary.txt" 2> "$T/solo_jam.err"
+    --connect-out record:midi_0 --record "$T/solo_jam.mid" > "$T/solo_summary.txt" 2> "$T/solo_jam.err"
 JAM=$LAST_PID
 wait_for_line "$T/solo_jam.err" "Ctrl-C to stop" 20
-bg 40 "$BIN/continuo-record" --midi continuo:midi_out --midi perform:out --log "$T/solo_rec.log" --wait 15
-REC=$LAST_PID
 bg 40 "$BIN/continuo-perform" "$T/solo.mid" --cc 3:123:0 --to continuo:midi_in --delay 0.5 --wait 15
 PERF=$LAST_PID
 wait_rc $PERF; [ "$LAST_RC" -eq 0 ] || fail "continuo-perform exited $LAST_RC"
@@ -152,7 +159,7 @@ notes_model=$(check_pairs "$T/solo_rec.log" m0) || fail "solo: notes left soundi
 [ "$notes_model" -gt 0 ] || fail "solo: the model played nothing"
 jam_skips "$T/solo_jam.err" > "$T/solo_jam_skips.txt"
 awk -v R=$RATE -v P=$PERIOD '
-  NR == FNR { ns++; ss[ns] = $1; sl[ns] = $2; next }
+  FILENAME == ARGV[1] { ns++; ss[ns] = $1; sl[ns] = $2; next }  # not NR == FNR: the skip list may be empty
   $2 == "m1" && $3 == "cc" && $5 == 123 { cc = $1 }
   $2 == "m0" && $3 == "on" { k = $4 " " $5; t0[k] = $1; up[k] = 1 }
   $2 == "m0" && $3 == "off" { k = $4 " " $5; if (cc && up[k] && t0[k] < cc) { n++; d = ($1 - cc) / R; if (d > worst) worst = d } up[k] = 0 }

@@ -128,6 +128,16 @@ wait_for_line() { # FILE PATTERN SECONDS
   fail "no '$2' in $1 within $3 s"
 }
 
+# Waits until the server has PORT (a client's registered port), or fails.
+wait_for_port() { # PORT SECONDS
+  local i
+  for i in $(seq $(( $2 * 10 ))); do
+    jack_lsp 2> /dev/null | grep -qx -- "$1" && return 0
+    sleep 0.1
+  done
+  fail "no port $1 within $2 s"
+}
+
 # Waits for a background PID; its exit status in LAST_RC.
 wait_rc() { wait "$1"; LAST_RC=$?; }
 

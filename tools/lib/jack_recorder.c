@@ -57,6 +57,20 @@ static int rec_process(jack_nframes_t nframes, void *arg)
     if (cycle > r->prev_end) {
         jrec_item it = {.frame = r->prev_end, .kind = JREC_SKIP, .value = (float)(cycle - r->prev_end)};
         rec_push(r, &it);
+        /* A window must span only the frames its stamp says: one the skip
+         * cut ends here, shorter (RMS over the frames it has), and the next
+         * starts with this cycle. Else a window stamped before an event
+         * would hold sound from after it. */
+        if (r->filled > 0) {
+            for (int p = 0; p < r->n_audio; p++) {
+                jrec_item w = {.frame = r->window_start, .kind = JREC_RMS, .port = (uint8_t)p,
+                               .value = (float)sqrt(r->sumsq[p] / r->filled)};
+                rec_push(r, &w);
+                r->sumsq[p] = 0;
+            }
+            r->filled = 0;
+        }
+        r->window_start = cycle;
     }
     r->prev_end = cycle + nframes;
     for (int p = 0; p < r->n_midi; p++) {

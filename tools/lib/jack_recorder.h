@@ -4,7 +4,9 @@
  *
  * The process callback stamps each MIDI event cycle_start + event.time
  * (absolute, unwrapped frames) and pushes it to a lock-free ring; every
- * `rms_window` frames it pushes one RMS item per audio port. Another thread
+ * `rms_window` frames it pushes one RMS item per audio port (a window that
+ * cycles the server skipped would cut ends there, shorter, so that a window
+ * spans exactly the frames from its stamp to the next item). Another thread
  * drains the ring with jack_recorder_drain. */
 #ifndef CONTINUO_JACK_RECORDER_H
 #define CONTINUO_JACK_RECORDER_H
