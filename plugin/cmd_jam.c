@@ -555,6 +555,7 @@ int cmd_jam(int argc, char **argv)
     GError *err = NULL;
     if (!g_option_context_parse(ctx, &argc, &argv, &err) || argc != 1) {
         fprintf(stderr, "continuo jam: %s\n", err ? err->message : "unexpected arguments (see --help)");
+        g_clear_error(&err);
         g_option_context_free(ctx);
         return 2;
     }
