@@ -1,4 +1,4 @@
-/* health.c — silence and repetition watch, and the responses (see health.h). */
+/* health.c — silence, crowding and repetition watch, and the responses (see health.h). */
 #include <math.h>
 #include <string.h>
 #include <glib.h>
@@ -17,7 +17,10 @@ struct health {
     bool sound_down[128];
     double silence_start;  /* when the model last fell silent (or the first check) */
     bool started;
-    double last_response, last_silence_response;
+    double last_response, last_silence_response, last_crowd_response;
+    /* crowding: note-on times of the last crowd_window (a ring) */
+    double onsets[HEALTH_CROWD_MAX];
+    long on_head, on_tail; /* live entries are [tail, head) */
     /* controls */
     bool nudged;           /* controls differ from the base */
     float base_t, base_d;  /* the base (before the first response) */
@@ -37,6 +40,9 @@ void health_config_defaults(health_config *c, const session_config *sc)
     c->density_boost = 2.0f;
     c->density_max = 8.0f;
     c->relax_s = 30.0;
+    c->crowd_window = 15.0;
+    c->crowd_limit = 20.0; /* ASAP's performances: median 10, densest minute 27.5 notes/s */
+    c->density_min = 0.125f;
 }
 
 health *health_new(const health_config *c)
@@ -44,7 +50,7 @@ health *health_new(const health_config *c)
     health *h = g_new0(health, 1);
     h->cfg = *c;
     h->cfg.loop_period_max = CLAMP(c->loop_period_max, 1, HEALTH_PERIOD_MAX);
-    h->last_response = h->last_silence_response = -INFINITY;
+    h->last_response = h->last_silence_response = h->last_crowd_response = -INFINITY;
     return h;
 }
 
@@ -84,6 +90,8 @@ void health_observe(health *h, const cn_event *ev)
         h->started = true;
         h->st.notes++;
         note_on(h, p);
+        if (h->on_head - h->on_tail == HEALTH_CROWD_MAX) h->on_tail++; /* full: over any limit anyway */
+        h->onsets[h->on_head++ % HEALTH_CROWD_MAX] = ev->time;
     } else if (ev->type == CN_EV_NOTE_OFF || ev->type == CN_EV_NOTE_ON) {
         if (!h->sound_down[p]) return;
         h->sound_down[p] = false;
@@ -142,6 +150,23 @@ int health_check(health *h, session *s, double now)
             h->st.silence_responses++;
             done |= HEALTH_SILENCE;
         }
+    }
+
+    /* Crowding: the note-on rate over the last crowd_window. */
+    while (h->on_tail < h->on_head &&
+           h->onsets[h->on_tail % HEALTH_CROWD_MAX] <= now - h->cfg.crowd_window)
+        h->on_tail++;
+    h->st.crowd_rate = (double)(h->on_head - h->on_tail) / h->cfg.crowd_window;
+    if (h->cfg.crowd_limit > 0 && h->st.crowd_rate > h->cfg.crowd_limit &&
+        now - h->last_crowd_response >= 0.5 * h->cfg.crowd_window && d > h->cfg.density_min) {
+        /* at most neutral at once: a preset's high density must not take
+         * many halvings to thin out */
+        set_controls(h, s, h->st.temperature,
+                     MAX(MIN(d / h->cfg.density_boost, 1.0f), h->cfg.density_min));
+        h->nudged = true;
+        h->last_response = h->last_crowd_response = now;
+        h->st.crowd_responses++;
+        done |= HEALTH_CROWD;
     }
 
     int span = h->st.current_repeat;

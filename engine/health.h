@@ -17,6 +17,11 @@
  *   - silence longer than silence_limit: note density up by density_boost
  *     (and to at least 1, the model's own density),
  *     (the NOTE_ON logits' bias), again every silence_limit/2 while silent;
+ *   - crowding, more than crowd_limit note-ons per second over the last
+ *     crowd_window seconds: note density down by density_boost (and to at
+ *     most 1, the model's own density; at least density_min), again every
+ *     crowd_window/2 while crowded — a model left alone for hours can drift
+ *     into ever denser textures, as a silent one can drift into silence;
  *   - a repeated span reaching loop_limit notes: temperature up by
  *     temp_boost (at most temp_max), and the span counted anew;
  *   - after relax_s without a response, both controls go back to the base
@@ -43,9 +48,13 @@ typedef struct {
     float density_boost;    /* x per silence response (2) */
     float density_max;      /* (8) */
     double relax_s;         /* s without a response before the base returns (30) */
+    double crowd_window;    /* s over which the note-on rate is measured (15) */
+    double crowd_limit;     /* note-ons per s above which density goes down (20; <= 0: off) */
+    float density_min;      /* lowest density a crowding response sets (0.125) */
 } health_config;
 
 #define HEALTH_PERIOD_MAX 64
+#define HEALTH_CROWD_MAX 2048 /* note-on times kept for the crowding rate */
 
 /* Defaults as above; channel from the session config. */
 void health_config_defaults(health_config *c, const session_config *sc);
@@ -64,6 +73,7 @@ enum {
     HEALTH_LOOP = 2,    /* temperature raised */
     HEALTH_RELAX = 4,   /* controls back to the base */
     HEALTH_BROKEN = 8,  /* the model is silent for good: restart the host */
+    HEALTH_CROWD = 16,  /* density lowered */
 };
 /* Looks at the state at `now` and responds on s; returns the HEALTH_* bits
  * of what it did (0: nothing). Call it every pass or every few (cheap). */
@@ -75,6 +85,8 @@ typedef struct {
     int longest_repeat;          /* notes, the longest repeated span seen */
     int current_repeat;          /* notes, the repeated span ending at the last note */
     long silence_responses, loop_responses, relaxes;
+    long crowd_responses;
+    double crowd_rate;           /* note-ons per s over the last crowd_window, at the last check */
     long nan_resets;             /* the session's, at the last check */
     bool broken;
     float temperature, density;  /* as last set or seen */

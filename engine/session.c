@@ -51,6 +51,8 @@ typedef struct {
 typedef struct {
     tok_decoder dec; /* the model's notes; dec.tick is the stream clock */
     int vel_bin;     /* last VELOCITY bin in the stream, -1 = none yet */
+    double qshift[128]; /* s: quantize shift of each pitch's last NOTE_ON (its NOTE_OFF moves too) */
+    double qoff[128];   /* s: time of each pitch's last scheduled NOTE_OFF (a re-strike goes after) */
 } stream_pos;
 
 struct session {
@@ -93,6 +95,13 @@ struct session {
     double latency_from;
     GArray *rec;
     session_stats st;
+    /* tempo sync (issue 8) */
+    tempo_clock tempo;
+    double q_grid, q_strength; /* live quantize settings (beats, 0..1) */
+    double *tshift;    /* (cap) quantize shift of each model NOTE_ON token in toks[] (s) */
+    double gen_floor;  /* session_step's floor: nothing is scheduled before it */
+    bool call_valid;   /* bar duet: the performer's current call */
+    double call_beat;  /* absolute beat of the call's first bar line */
 };
 
 /* ---------------------------------------------------------------------------
@@ -111,6 +120,10 @@ static void pos_init(stream_pos *p, double start, const session_config *c)
 {
     tok_dec_init(&p->dec, start, c->model_channel, c->limits.max_note_len);
     p->vel_bin = -1;
+    for (int i = 0; i < 128; i++) {
+        p->qshift[i] = 0;
+        p->qoff[i] = -INFINITY;
+    }
 }
 
 static void clock_start(session *s, double t)
@@ -148,6 +161,22 @@ static int pos_apply(stream_pos *p, int tok, bool performer, cn_event *out)
     return n < 0 ? 0 : n;
 }
 
+/* Quantize shifts on a cursor's model events (from pos_apply): a NOTE_OFF
+ * moves with its NOTE_ON (the note keeps its length), a NOTE_ON by on_shift. */
+static void pos_shift(stream_pos *p, cn_event *ev, int n, double on_shift)
+{
+    for (int i = 0; i < n; i++) {
+        int k = ev[i].a & 127;
+        if (ev[i].type == CN_EV_NOTE_OFF) {
+            ev[i].time += p->qshift[k];
+            p->qoff[k] = ev[i].time;
+        } else if (ev[i].type == CN_EV_NOTE_ON) {
+            ev[i].time += on_shift;
+            p->qshift[k] = on_shift;
+        }
+    }
+}
+
 /* Insert in time order, after events of the same time. */
 static void sched_insert(session *s, const cn_event *ev, uint64_t serial)
 {
@@ -170,6 +199,7 @@ static void drop_front(session *s, int drop)
     if (drop <= 0) return;
     for (int i = 0; i < drop; i++) s->base_tick += shift_ticks(s->toks[i]);
     memmove(s->toks, s->toks + drop, (size_t)(s->len - drop) * sizeof(int));
+    memmove(s->tshift, s->tshift + drop, (size_t)(s->len - drop) * sizeof(double));
     s->len -= drop;
     s->fed -= drop;
     s->base += (uint64_t)drop;
@@ -213,16 +243,33 @@ static void feed_pending(session *s)
 static void append_heard(session *s, int tok, bool performer, double host_time)
 {
     if (s->len == s->cap) feed_pending(s);
+    s->tshift[s->len] = 0;
     s->toks[s->len++] = tok;
     s->commit = s->base + (uint64_t)s->len;
     cn_event ev[TOK_DEC_MAX_OUT];
     int n = pos_apply(&s->heard, tok, performer, ev);
+    pos_shift(&s->heard, ev, n, 0);
     s->gen = s->heard;
     for (int i = 0; i < n; i++) {
         if (ev[i].time < host_time) ev[i].time = host_time;
         sched_insert(s, &ev[i], 0);
     }
     if (performer) s->st.tokens_in++;
+}
+
+/* How far to move a model NOTE_ON at t (s) toward the beat grid: to
+ * t + strength * (g - t), g the nearest grid line, or the first later one
+ * that keeps the onset at or after lo. 0 without a tempo or a grid. */
+static double quantize_shift(const session *s, double t, double lo)
+{
+    double g = s->q_grid, k = s->q_strength;
+    if (!(g > 0) || !(k > 0) || !tempo_known(&s->tempo, t)) return 0;
+    double n = floor(tempo_beat_at(&s->tempo, t) / g + 0.5);
+    if (t + k * (tempo_time_of_beat(&s->tempo, n * g) - t) < lo) /* need T(n g) >= t + (lo - t) / k */
+        n = ceil(tempo_beat_at(&s->tempo, t + (lo - t) / k) / g - 1e-9);
+    double sh = k * (tempo_time_of_beat(&s->tempo, n * g) - t);
+    if (!isfinite(sh)) return 0;
+    return t + sh >= lo ? sh : MAX(lo - t, 0.0); /* rounding at the floor */
 }
 
 /* A model token at the generation frontier (speculative until released). */
@@ -238,6 +285,21 @@ static void append_generated(session *s, int tok)
     cn_event ev[TOK_DEC_MAX_OUT];
     int n = pos_apply(&s->gen, tok, false, ev);
     s->same_tick = s->gen.dec.tick == before ? s->same_tick + 1 : 0;
+    /* quantize, in event order (a re-strike's NOTE_ON follows its NOTE_OFF);
+     * nothing goes before the floor the host already holds */
+    double on_shift = 0;
+    for (int i = 0; i < n; i++) {
+        int p = ev[i].a & 127;
+        if (ev[i].type == CN_EV_NOTE_OFF) {
+            ev[i].time = MAX(ev[i].time + s->gen.qshift[p], s->gen_floor);
+            s->gen.qoff[p] = ev[i].time;
+        } else if (ev[i].type == CN_EV_NOTE_ON) {
+            on_shift = quantize_shift(s, ev[i].time, MAX(s->gen_floor, s->gen.qoff[p]));
+            ev[i].time += on_shift;
+            s->gen.qshift[p] = on_shift;
+        }
+    }
+    s->tshift[s->len - 1] = on_shift;
     for (int i = 0; i < n; i++) sched_insert(s, &ev[i], serial);
 }
 
@@ -246,7 +308,9 @@ static void commit_to(session *s, uint64_t serial)
 {
     cn_event scratch[TOK_DEC_MAX_OUT];
     while (s->commit <= serial && s->commit < s->base + (uint64_t)s->len) {
-        pos_apply(&s->heard, s->toks[s->commit - s->base], false, scratch);
+        int i = (int)(s->commit - s->base);
+        int n = pos_apply(&s->heard, s->toks[i], false, scratch);
+        pos_shift(&s->heard, scratch, n, s->tshift[i]); /* the shifts generation chose */
         s->commit++;
     }
 }
@@ -337,6 +401,7 @@ static void recover(session *s)
         drop_front(s, drop - 1);
         s->base_tick += shift_ticks(s->toks[0]);
         s->toks[0] = TOK_BOS; /* in place of an already-heard token */
+        s->tshift[0] = 0;
     }
     s->fed = 0;
     feed_pending(s);
@@ -364,6 +429,32 @@ static bool ensure_logits(session *s)
 /* ---------------------------------------------------------------------------
  * policy */
 
+#define CALL_GRACE 0.25 /* beats: a note this early counts in the next bar; this late in
+                         * an answer, still the call's tail (bar duet) */
+
+/* Bar duet: the answer window of the current call, if the bar duet is on
+ * and a tempo is known at t. */
+static bool bar_window(const session *s, double t, double *ws, double *we)
+{
+    if (s->cfg.duet_bars <= 0 || !s->call_valid || !tempo_known(&s->tempo, t)) return false;
+    double bar = tempo_beats_per_bar(&s->tempo) * s->cfg.duet_bars;
+    *ws = tempo_time_of_beat(&s->tempo, s->call_beat + bar);
+    *we = tempo_time_of_beat(&s->tempo, s->call_beat + 2 * bar);
+    return isfinite(*ws) && isfinite(*we);
+}
+
+/* Bar duet: a performer NOTE_ON at t starts a call in its bar unless it
+ * falls inside the current call (or the grace at the start of its answer). */
+static void bar_call(session *s, double t)
+{
+    if (s->cfg.duet_bars <= 0 || !tempo_known(&s->tempo, t)) return;
+    double bpb = tempo_beats_per_bar(&s->tempo), b = tempo_beat_at(&s->tempo, t);
+    double answer = s->call_beat + bpb * s->cfg.duet_bars;
+    if (s->call_valid && b >= s->call_beat - CALL_GRACE && b < answer + CALL_GRACE) return;
+    s->call_beat = floor((b + CALL_GRACE) / bpb) * bpb;
+    s->call_valid = true;
+}
+
 /* The window of stream time in which the model may play that contains t, or
  * the next one after t; FALSE if there is none. */
 static bool policy_window(const session *s, double t, double *ws, double *we)
@@ -381,6 +472,7 @@ static bool policy_window(const session *s, double t, double *ws, double *we)
         break;
     default: /* duet */
         if (!s->perf_seen || s->duet_silenced) return false;
+        if (bar_window(s, t, ws, we)) break;
         *ws = s->last_perf + s->cfg.duet_pause;
         *we = *ws + s->cfg.duet_phrase;
         break;
@@ -406,9 +498,18 @@ static int sample_next(session *s, int64_t max_shift)
     if (s->same_tick >= MAX_SAME_TICK) /* a stuck model: time must move (or notes end) */
         for (int t = 0; t < TOK_VOCAB_SIZE; t++)
             if (!tok_is_shift(t) && !tok_is_note_off(t)) s->allowed[t] = 0;
+    /* Note density: the odds of starting a note (a NOTE_ON, or the VELOCITY
+     * that announces one) against letting time pass or ending a note are
+     * scaled by the density factor, so the onset rate scales with it. Right
+     * after a VELOCITY the note is already decided: no bias there (biasing
+     * only NOTE_ONs moved the mass to VELOCITY tokens, which made density < 1
+     * play denser, not sparser). */
     float bias = logf(MAX(s->density, 1e-3f)) - s->lag_bias;
-    if (bias != 0.0f)
+    bool after_velocity = s->len > 0 && tok_is_velocity(s->toks[s->len - 1]);
+    if (bias != 0.0f && !after_velocity) {
         for (int p = 0; p < 128; p++) s->work[TOK_NOTE_ON + p] += bias;
+        for (int b = 0; b < TOK_VEL_BINS; b++) s->work[TOK_VELOCITY + b] += bias;
+    }
     int tok = sampler_sample(s->work, TOK_VOCAB_SIZE, s->allowed, &s->params, &s->rng, s->scratch);
     return tok >= 0 ? tok : TOK_TIME_SHIFT + 1;
 }
@@ -418,6 +519,7 @@ void session_step(session *s, double now)
     clock_start(s, now);
     if (!ensure_logits(s)) return;
     double floor_t = MAX(MAX(now, s->last_until), s->out_floor);
+    s->gen_floor = floor_t;
     double target = now + s->cfg.lookahead;
     int budget = s->cfg.tokens_per_step;
     while (budget > 0) {
@@ -606,7 +708,10 @@ void session_input(session *s, const cn_event *ev)
         s->duet_silenced = false;
         s->latency_pending = true;
         s->latency_from = t;
-        if (ev->type == CN_EV_NOTE_ON && ev->b > 0) s->st.notes_in++;
+        if (ev->type == CN_EV_NOTE_ON && ev->b > 0) {
+            s->st.notes_in++;
+            bar_call(s, t);
+        }
     }
     /* Does it change the stream? Probe on a copy at the heard position. */
     int buf[TOK_ENC_MAX_OUT];
@@ -660,6 +765,11 @@ session *session_new(const session_config *c, const model *m, GError **err)
     s->seq_len = mc->seq_len;
     s->cap = s->seq_len + 4 * TOK_ENC_MAX_OUT;
     s->toks = g_new(int, s->cap);
+    s->tshift = g_new0(double, s->cap);
+    tempo_init(&s->tempo);
+    s->q_grid = c->quantize_grid;
+    s->q_strength = c->quantize_strength;
+    s->gen_floor = -INFINITY;
     s->work = g_new(float, TOK_VOCAB_SIZE);
     s->allowed = g_new(uint8_t, TOK_VOCAB_SIZE);
     s->scratch = g_malloc(SAMPLER_SCRATCH_BYTES(TOK_VOCAB_SIZE));
@@ -684,6 +794,7 @@ void session_free(session *s)
     if (!s) return;
     model_state_free(s->ms);
     g_free(s->toks);
+    g_free(s->tshift);
     g_free(s->work);
     g_free(s->allowed);
     g_free(s->scratch);
@@ -752,6 +863,19 @@ gboolean session_apply_config(session *s, const session_config *c, double now, G
     s->cfg = nc;
     s->params = nc.sampling;
     s->density = nc.density;
+    s->q_grid = nc.quantize_grid;
+    s->q_strength = nc.quantize_strength;
     if (nc.mode != old_mode) session_set_mode(s, nc.mode, now);
     return TRUE;
+}
+
+/* ---------------------------------------------------------------------------
+ * added for tempo sync (issue 8): the beat clock and live quantize. See session.h. */
+
+tempo_clock *session_tempo(session *s) { return &s->tempo; }
+
+void session_set_quantize(session *s, double grid_beats, double strength)
+{
+    s->q_grid = grid_beats > 0 && isfinite(grid_beats) ? grid_beats : 0;
+    s->q_strength = isfinite(strength) ? CLAMP(strength, 0.0, 1.0) : 0;
 }

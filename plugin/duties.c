@@ -76,6 +76,12 @@ static int health_pass(duties *d, session *s, double now)
                  d->cfg.health.silence_limit, hs.density);
         out |= DUTIES_RESPONDED;
     }
+    if (done & HEALTH_CROWD) {
+        d->st.health_crowd++;
+        log_info("health: %.1f notes/s over %.0f s: density lowered to %.2f", hs.crowd_rate,
+                 d->cfg.health.crowd_window, hs.density);
+        out |= DUTIES_RESPONDED;
+    }
     if (done & HEALTH_LOOP) {
         d->st.health_loop++;
         log_info("health: %d notes repeat: temperature raised to %.2f", hs.current_repeat,

@@ -60,7 +60,7 @@ void duties_post_reload(duties *d, const session_config *c);
 gboolean duties_finish(duties *d, session *s, double end, GError **err);
 
 typedef struct {
-    long health_silence, health_loop, health_relax;
+    long health_silence, health_loop, health_relax, health_crowd;
     long reloads, reload_errors;
     long record_errors;
     bool broken;

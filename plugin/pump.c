@@ -73,6 +73,7 @@ void pump_get_stats(const pump *p, pump_stats *st)
     st->health_silence = ds.health_silence;
     st->health_loop = ds.health_loop;
     st->health_relax = ds.health_relax;
+    st->health_crowd = ds.health_crowd;
     st->reloads = ds.reloads;
     st->reload_errors += ds.reload_errors;
     st->rotate_errors = ds.record_errors;

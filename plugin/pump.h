@@ -92,7 +92,7 @@ typedef struct {
     long late;          /* handed to the host after their time (should stay 0) */
     long send_errors;
     long reloads, reload_errors;
-    long health_silence, health_loop, health_relax;
+    long health_silence, health_loop, health_relax, health_crowd;
     long rotate_errors;
     double end_time;    /* host time at the end */
 } pump_stats;

@@ -7,7 +7,8 @@
  *    repetition, and the rotated files each complete on their own;
  *  - the health watch's responses: a near-greedy small model falls into a
  *    loop, and with the watch on the repeated spans stay short; a model made
- *    nearly silent gets its density raised and the silences stay short;
+ *    nearly silent gets its density raised and the silences stay short, and
+ *    one made crowded gets it lowered and the note rate stays near the limit;
  *  - non-finite logits injected every few seconds are recovered from with
  *    no gap and no hanging note;
  *  - the health detectors on hand-made note sequences.
@@ -335,6 +336,46 @@ static void test_silence_answered(void **state)
     drop_model(m, path);
 }
 
+static void test_crowd_answered(void **state)
+{
+    (void)state;
+    char *path;
+    model *m = small_model(&path);
+    soak_config c;
+    small_config(&c, m);
+    c.session.density = 8.0f; /* onset logits + 2.1 nats: a random model's notes pile up */
+    c.session.limits.max_polyphony = 16;
+    c.seconds = 600;
+    c.window = 15.0;          /* measure the density over the watch's own window */
+    c.health.crowd_limit = 8.0;
+
+    soak_result off, on;
+    GError *err = NULL;
+    c.use_health = false;
+    if (!soak_run(&c, &off, &err)) fail_msg("%s", err->message);
+    c.use_health = true;
+    if (!soak_run(&c, &on, &err)) fail_msg("%s", err->message);
+    print_message("crowd: without the watch %.1f..%.1f notes/s (%ld notes); with it %.1f..%.1f "
+                  "(%ld notes), %ld answers, %ld relaxes, density %.3f\n", off.density_min,
+                  off.density_max, off.notes, on.density_min, on.density_max, on.notes,
+                  on.health_crowd, on.health_relax, on.health.density);
+    assert_true(off.density_min > c.health.crowd_limit); /* the premise: always crowded */
+    assert_true(on.health_crowd >= 1);
+    /* Answered once the window's rate passes the limit, again every half
+     * window while it stays over; a relax (relax_s) brings the preset's
+     * density back and a burst with it, answered again. So: some windows
+     * at or under the limit, and the mean rate near it, well under the
+     * unwatched one. */
+    double mean_off = off.notes / c.seconds, mean_on = on.notes / c.seconds;
+    assert_true(on.density_min <= c.health.crowd_limit);
+    assert_true(mean_on <= 1.5 * c.health.crowd_limit);
+    assert_true(mean_on <= 0.75 * mean_off);
+    assert_int_equal(on.hanging, 0);
+    g_array_free(off.pitches, TRUE);
+    g_array_free(on.pitches, TRUE);
+    drop_model(m, path);
+}
+
 static void test_nan_recovered(void **state)
 {
     (void)state;
@@ -416,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_nan_recovered),
         cmocka_unit_test(test_loop_answered),
         cmocka_unit_test(test_silence_answered),
+        cmocka_unit_test(test_crowd_answered),
         cmocka_unit_test(test_soak_hour),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

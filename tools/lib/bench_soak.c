@@ -145,6 +145,7 @@ int bench_soak(int argc, char **argv)
     printf("catchups: %ld\n", r.session.catchups);
     printf("dropped_late: %ld\n", r.session.dropped_late);
     printf("health_silence_responses: %ld\n", r.health_silence);
+    printf("health_crowd_responses: %ld\n", r.health_crowd);
     printf("health_loop_responses: %ld\n", r.health_loop);
     printf("health_relaxes: %ld\n", r.health_relax);
     printf("broken: %d\n", r.session.broken ? 1 : 0);

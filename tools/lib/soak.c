@@ -152,6 +152,7 @@ gboolean soak_run(const soak_config *c, soak_result *r, GError **err)
         int done = c->use_health ? health_check(h, s, now) : 0;
         if (done & HEALTH_SILENCE) r->health_silence++;
         if (done & HEALTH_LOOP) r->health_loop++;
+        if (done & HEALTH_CROWD) r->health_crowd++;
         if (done & HEALTH_RELAX) r->health_relax++;
         meter_window(&mt, r, now, c->window);
         /* the recorder drains the session's recording, keeping memory flat */

@@ -48,7 +48,7 @@ typedef struct {
     int order_errors;           /* events released out of time order or before their pass */
     session_stats session;
     health_stats health;
-    long health_silence, health_loop, health_relax;
+    long health_silence, health_loop, health_relax, health_crowd;
     long files_written, files_deleted;
     GArray *pitches;            /* guint8, when keep_pitches (free with g_array_free) */
 } soak_result;
