@@ -1,7 +1,8 @@
 # continuo — build, test, install.
 #   make              everything into build/ (build/bin/continuo, build/bin/continuo-*)
 #   make test         build and run every test (unit tests, then end-to-end)
-#   make install      PREFIX=/usr/local DESTDIR=
+#   make install      PREFIX=/usr/local DESTDIR= (also the LV2 bundle in $(PREFIX)/lib/lv2)
+#   make install-user the LV2 bundle, self-contained, in ~/.lv2
 #
 # Layout rules (no need to edit this file when adding a source file):
 #   engine/*.c kernels/*.c plugin/*.c (but plugin/main.c) tools/lib/*.c -> build/libcontinuo.a
@@ -9,7 +10,9 @@
 #   tools/NAME.c              -> build/bin/continuo-NAME
 #   tests/test_NAME.c         -> build/tests/test_NAME  (a cmocka group; run by make test)
 #   tests/e2e_NAME.sh         -> run by make test after the unit tests
-#   kernels/cuda/*.cu         -> compiled in only when nvcc is found (CUDA=0 to skip)
+#   kernels/cuda/*.cu         -> build/lib/libcontinuo-cuda.so, only when nvcc is found
+#                                (CUDA=0 to skip); never linked into a program: the
+#                                loader (kernels/cuda_loader.c) dlopen()s it at run time
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -23,34 +26,51 @@ endif
 
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
-CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -pthread \
+# -fPIC: libcontinuo.a's objects also go into shared objects (the LV2 plugin).
+CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -pthread -fPIC \
            -fno-math-errno -Iengine -Ikernels -Iplugin -Itools/lib \
            $(shell pkg-config --cflags $(PKGS))
-LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm -lpthread
+LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm -lpthread -ldl
 TEST_LDLIBS := $(shell pkg-config --libs cmocka)
 
-# Optional CUDA backend.
-NVCC    ?= $(shell command -v nvcc 2>/dev/null)
+# Optional CUDA backend: its own shared object, linked against the toolkit's
+# libcudart and libcublas (found through an rpath, no LD_LIBRARY_PATH needed).
+# Programs never link it; kernels/cuda_loader.c looks for it next to the
+# executable (build/lib), then $CONTINUO_CUDA_LIB, then $(PREFIX)/lib/continuo.
+# Code for the H100 (sm_90) plus PTX for compute_80 that the driver JITs on
+# other GPUs.
+NVCC    ?= $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc))
 CUDA    ?= $(if $(NVCC),1,0)
 CU_SRC  := $(if $(filter 1,$(CUDA)),$(wildcard kernels/cuda/*.cu))
+CU_OBJ  := $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
+CU_HOME := $(abspath $(dir $(NVCC))..)
+CU_LIB  := $(if $(CU_SRC),$(BUILD)/lib/libcontinuo-cuda.so)
+NVCCFLAGS ?= -O2 -g -lineinfo
+NVCCFLAGS += -std=c++17 -Xcompiler -fPIC,-fvisibility=hidden,-Wall -Ikernels/cuda -Ikernels \
+             -gencode arch=compute_90,code=sm_90 -gencode arch=compute_80,code=compute_80
+CFLAGS  += -DCONTINUO_LIBDIR='"$(PREFIX)/lib/continuo"'
 ifneq ($(CU_SRC),)
 CFLAGS  += -DCONTINUO_CUDA=1
-LDLIBS  += -L$(dir $(NVCC))../lib64 -lcudart -lstdc++
 endif
 
 LIB_SRC := $(wildcard engine/*.c kernels/*.c tools/lib/*.c) \
            $(filter-out plugin/main.c,$(wildcard plugin/*.c))
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB     := $(BUILD)/libcontinuo.a
 TOOLS   := $(patsubst tools/%.c,$(BUILD)/bin/continuo-%,$(wildcard tools/*.c))
 TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 TEST_HELP_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/support/*.c))
+# The LV2 plugin and its tests need lv2 and lilv (see "LV2 plugin" below).
+LV2_OK  := $(shell pkg-config --exists lv2 lilv-0 && echo yes)
+ifneq ($(LV2_OK),yes)
+TESTS   := $(filter-out $(BUILD)/tests/test_lv2%,$(TESTS))
+endif
 BIN     := $(BUILD)/bin/continuo
 # Quiet by default; `make V=1` prints the full commands.
 Q       := $(if $(filter 1,$(V)),,@)
 say     = $(if $(Q),@printf '  %-6s %s\n' $(1) $(2))
 
-all: $(BIN) $(TOOLS) $(TESTS)
+all: $(BIN) $(TOOLS) $(TESTS) $(CU_LIB)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -60,7 +80,13 @@ $(BUILD)/obj/%.o: %.c
 $(BUILD)/obj/%.o: %.cu
 	@mkdir -p $(dir $@)
 	$(call say,NVCC,$<)
-	$(Q)$(NVCC) -O2 -Iengine -Ikernels -c $< -o $@
+	$(Q)$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
+
+$(CU_LIB): $(CU_OBJ)
+	@mkdir -p $(dir $@)
+	$(call say,LINK,$@)
+	$(Q)$(NVCC) -shared --cudart shared $(NVCCFLAGS) $^ -o $@ -L$(CU_HOME)/lib64 -lcublas \
+	    -Xlinker -rpath,$(CU_HOME)/lib64
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -82,21 +108,62 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_HELP_OBJ) $(LIB)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(TEST_LDLIBS)
 
+# LV2 plugin (plugin/lv2/, not in libcontinuo.a): the bundle
+# build/lib/lv2/continuo.lv2 = manifest.ttl + continuo.ttl + continuo.so
+# (exports only lv2_descriptor), built when lv2 and lilv are installed
+# (tools/install-deps); tests/test_lv2_* also need lilv. -z nodelete: the
+# .so stays mapped after a host unloads it: it leaves callbacks registered in
+# shared libraries (FluidSynth's log hook, plugin/synth.c), and without it the
+# test host crashed at exit in a thread running the unmapped code.
+LV2_DIR := $(BUILD)/lib/lv2/continuo.lv2
+LV2_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard plugin/lv2/*.c))
+LV2_BUNDLE := $(LV2_DIR)/continuo.so $(LV2_DIR)/manifest.ttl $(LV2_DIR)/continuo.ttl
+ifeq ($(LV2_OK),yes)
+all: $(LV2_BUNDLE)
+$(LV2_OBJ): CFLAGS += -fvisibility=hidden $(shell pkg-config --cflags lv2)
+$(LV2_DIR)/continuo.so: $(LV2_OBJ) $(LIB) plugin/lv2/export.map
+	@mkdir -p $(dir $@)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -shared -Wl,--version-script=plugin/lv2/export.map -Wl,--as-needed \
+	    -Wl,-z,defs -Wl,-z,nodelete $(LV2_OBJ) $(LIB) -o $@ $(LDLIBS)
+$(LV2_DIR)/%.ttl: plugin/lv2/%.ttl
+	@mkdir -p $(dir $@)
+	$(Q)cp $< $@
+$(BUILD)/obj/tests/test_lv2%.o: CFLAGS += $(shell pkg-config --cflags lv2 lilv-0)
+$(BUILD)/tests/test_lv2%: LDLIBS += $(shell pkg-config --libs lilv-0)
+$(filter $(BUILD)/tests/test_lv2%,$(TESTS)): | $(LV2_BUNDLE)
+endif
+
+# The bundle where hosts look: $(PREFIX)/lib/lv2 (the model and presets come
+# from $(PREFIX)/share/continuo, installed by `make install`), or ~/.lv2 for
+# one user, self-contained (model and presets copied into the bundle).
+install-lv2: $(LV2_BUNDLE)
+	install -d $(DESTDIR)$(PREFIX)/lib/lv2/continuo.lv2
+	install -m 644 $(LV2_BUNDLE) $(DESTDIR)$(PREFIX)/lib/lv2/continuo.lv2/
+install-user: $(LV2_BUNDLE)
+	install -d $(HOME)/.lv2/continuo.lv2/presets
+	install -m 644 $(LV2_BUNDLE) presets/continuo.bin $(HOME)/.lv2/continuo.lv2/
+	install -m 644 $(wildcard presets/*.ini) $(HOME)/.lv2/continuo.lv2/presets/
+
 # Unit tests first (fast, no server), then the end-to-end scripts.
 test: all
 	@tests/run-all $(BUILD)
 
-install: all
+install: all $(if $(filter yes,$(LV2_OK)),install-lv2)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/continuo/presets \
 	           $(DESTDIR)$(PREFIX)/share/continuo/soundfonts
 	install -m 755 $(BIN) $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(wildcard presets/*.ini presets/*.bin presets/*.mid presets/*.service) \
 	        $(DESTDIR)$(PREFIX)/share/continuo/presets/
 	install -m 644 soundfonts/README.md $(DESTDIR)$(PREFIX)/share/continuo/soundfonts/
+ifneq ($(CU_LIB),)
+	install -d $(DESTDIR)$(PREFIX)/lib/continuo
+	install -m 755 $(CU_LIB) $(DESTDIR)$(PREFIX)/lib/continuo/
+endif
 
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all test install clean
+.PHONY: all test install install-lv2 install-user clean
 .SECONDARY:
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

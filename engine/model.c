@@ -308,6 +308,11 @@ void model_free(model *m)
 
 const model_config *model_get_config(const model *m) { return &m->config; }
 model_weight_type model_get_weight_type(const model *m) { return m->type; }
+const float *model_get_f32_params(const model *m)
+{
+    /* build_weights copied the whole payload, in file order, into block */
+    return m->type == MODEL_WEIGHTS_F32 ? (const float *)m->block : NULL;
+}
 
 /* ----------------------------------------------------------------------------
  * run state */

@@ -132,5 +132,9 @@ int64_t model_state_position(const model_state *s);
  * set_kernel picks another by name, FALSE when unknown or unsupported here. */
 const char *model_state_kernel(const model_state *s);
 gboolean model_state_set_kernel(model_state *s, const char *name);
+/* The float32 payload (model_param_count floats, model_weights order) of a
+ * model loaded as MODEL_WEIGHTS_F32; NULL for BF16. For backends that keep
+ * their own copy of the weights (kernels/cuda: uploaded to the GPU). */
+const float *model_get_f32_params(const model *m);
 
 #endif

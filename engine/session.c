@@ -53,6 +53,7 @@ typedef struct {
     int vel_bin;     /* last VELOCITY bin in the stream, -1 = none yet */
     double qshift[128]; /* s: quantize shift of each pitch's last NOTE_ON (its NOTE_OFF moves too) */
     double qoff[128];   /* s: time of each pitch's last scheduled NOTE_OFF (a re-strike goes after) */
+    double qon[128];    /* s: time of each pitch's last scheduled NOTE_ON */
 } stream_pos;
 
 struct session {
@@ -100,6 +101,10 @@ struct session {
     double q_grid, q_strength; /* live quantize settings (beats, 0..1) */
     double *tshift;    /* (cap) quantize shift of each model NOTE_ON token in toks[] (s) */
     double gen_floor;  /* session_step's floor: nothing is scheduled before it */
+    double gen_hi;     /* end of the window the next sampled token is in (s; quantize stays inside) */
+    bool gen_cut;      /* the next generated NOTE_OFF ends a note at a window end: not shifted */
+    double tempo_now;  /* s: the host's latest now (step or input); a tempo is asked about
+                        * then (MIDI clock goes stale by arrival time) and extrapolated */
     bool call_valid;   /* bar duet: the performer's current call */
     double call_beat;  /* absolute beat of the call's first bar line */
 };
@@ -122,7 +127,7 @@ static void pos_init(stream_pos *p, double start, const session_config *c)
     p->vel_bin = -1;
     for (int i = 0; i < 128; i++) {
         p->qshift[i] = 0;
-        p->qoff[i] = -INFINITY;
+        p->qoff[i] = p->qon[i] = -INFINITY;
     }
 }
 
@@ -173,6 +178,7 @@ static void pos_shift(stream_pos *p, cn_event *ev, int n, double on_shift)
         } else if (ev[i].type == CN_EV_NOTE_ON) {
             ev[i].time += on_shift;
             p->qshift[k] = on_shift;
+            p->qon[k] = ev[i].time;
         }
     }
 }
@@ -259,17 +265,26 @@ static void append_heard(session *s, int tok, bool performer, double host_time)
 
 /* How far to move a model NOTE_ON at t (s) toward the beat grid: to
  * t + strength * (g - t), g the nearest grid line, or the first later one
- * that keeps the onset at or after lo. 0 without a tempo or a grid. */
-static double quantize_shift(const session *s, double t, double lo)
+ * that keeps the onset at or after lo; the line at or before t when that
+ * would pass hi (the end of the model's window). Never before lo, whatever
+ * happens (lo holds that pitch's previous NOTE_OFF, which earlier shifts may
+ * have moved past t): lo - t when no line fits, or without a tempo or grid. */
+static double quantize_shift(const session *s, double t, double lo, double hi)
 {
+    double keep = MAX(lo - t, 0.0);
     double g = s->q_grid, k = s->q_strength;
-    if (!(g > 0) || !(k > 0) || !tempo_known(&s->tempo, t)) return 0;
+    if (!(g > 0) || !(k > 0) || !tempo_known(&s->tempo, s->tempo_now)) return keep;
     double n = floor(tempo_beat_at(&s->tempo, t) / g + 0.5);
     if (t + k * (tempo_time_of_beat(&s->tempo, n * g) - t) < lo) /* need T(n g) >= t + (lo - t) / k */
         n = ceil(tempo_beat_at(&s->tempo, t + (lo - t) / k) / g - 1e-9);
     double sh = k * (tempo_time_of_beat(&s->tempo, n * g) - t);
-    if (!isfinite(sh)) return 0;
-    return t + sh >= lo ? sh : MAX(lo - t, 0.0); /* rounding at the floor */
+    if (t + sh >= hi) {
+        n = floor(tempo_beat_at(&s->tempo, t) / g + 1e-9);
+        sh = k * (tempo_time_of_beat(&s->tempo, n * g) - t);
+        if (t + sh < lo - 1e-6) return keep;
+    }
+    if (!isfinite(sh)) return keep;
+    return MAX(sh, lo - t); /* a line at lo may come out a hair before it */
 }
 
 /* A model token at the generation frontier (speculative until released). */
@@ -291,12 +306,18 @@ static void append_generated(session *s, int tok)
     for (int i = 0; i < n; i++) {
         int p = ev[i].a & 127;
         if (ev[i].type == CN_EV_NOTE_OFF) {
-            ev[i].time = MAX(ev[i].time + s->gen.qshift[p], s->gen_floor);
+            double t = s->gen_cut ? MAX(ev[i].time, s->gen.qon[p]) : ev[i].time + s->gen.qshift[p];
+            t = MIN(t, MAX(s->gen_hi, s->gen.qon[p])); /* a shift never carries a note past its turn */
+            ev[i].time = MAX(t, s->gen_floor);
             s->gen.qoff[p] = ev[i].time;
         } else if (ev[i].type == CN_EV_NOTE_ON) {
-            on_shift = quantize_shift(s, ev[i].time, MAX(s->gen_floor, s->gen.qoff[p]));
+            /* after this pitch's previous NOTE_OFF, unless that one is the
+             * end of the turn (the re-strike then ends the old note early) */
+            double prev_off = s->gen.qoff[p] < s->gen_hi ? s->gen.qoff[p] : -INFINITY;
+            on_shift = quantize_shift(s, ev[i].time, MAX(s->gen_floor, prev_off), s->gen_hi);
             ev[i].time += on_shift;
             s->gen.qshift[p] = on_shift;
+            s->gen.qon[p] = ev[i].time;
         }
     }
     s->tshift[s->len - 1] = on_shift;
@@ -433,10 +454,10 @@ static bool ensure_logits(session *s)
                          * an answer, still the call's tail (bar duet) */
 
 /* Bar duet: the answer window of the current call, if the bar duet is on
- * and a tempo is known at t. */
-static bool bar_window(const session *s, double t, double *ws, double *we)
+ * and a tempo is known now. */
+static bool bar_window(const session *s, double *ws, double *we)
 {
-    if (s->cfg.duet_bars <= 0 || !s->call_valid || !tempo_known(&s->tempo, t)) return false;
+    if (s->cfg.duet_bars <= 0 || !s->call_valid || !tempo_known(&s->tempo, s->tempo_now)) return false;
     double bar = tempo_beats_per_bar(&s->tempo) * s->cfg.duet_bars;
     *ws = tempo_time_of_beat(&s->tempo, s->call_beat + bar);
     *we = tempo_time_of_beat(&s->tempo, s->call_beat + 2 * bar);
@@ -447,7 +468,7 @@ static bool bar_window(const session *s, double t, double *ws, double *we)
  * falls inside the current call (or the grace at the start of its answer). */
 static void bar_call(session *s, double t)
 {
-    if (s->cfg.duet_bars <= 0 || !tempo_known(&s->tempo, t)) return;
+    if (s->cfg.duet_bars <= 0 || !tempo_known(&s->tempo, s->tempo_now)) return;
     double bpb = tempo_beats_per_bar(&s->tempo), b = tempo_beat_at(&s->tempo, t);
     double answer = s->call_beat + bpb * s->cfg.duet_bars;
     if (s->call_valid && b >= s->call_beat - CALL_GRACE && b < answer + CALL_GRACE) return;
@@ -472,7 +493,7 @@ static bool policy_window(const session *s, double t, double *ws, double *we)
         break;
     default: /* duet */
         if (!s->perf_seen || s->duet_silenced) return false;
-        if (bar_window(s, t, ws, we)) break;
+        if (bar_window(s, ws, we)) break;
         *ws = s->last_perf + s->cfg.duet_pause;
         *we = *ws + s->cfg.duet_phrase;
         break;
@@ -520,6 +541,7 @@ void session_step(session *s, double now)
     if (!ensure_logits(s)) return;
     double floor_t = MAX(MAX(now, s->last_until), s->out_floor);
     s->gen_floor = floor_t;
+    s->tempo_now = now;
     double target = now + s->cfg.lookahead;
     int budget = s->cfg.tokens_per_step;
     while (budget > 0) {
@@ -534,7 +556,9 @@ void session_step(session *s, double now)
         if (!inside && s->gen.dec.n_sounding > 0) { /* window over: end the model's notes here */
             int p = 0;
             while (!s->gen.dec.sounding[p]) p++;
+            s->gen_cut = true;
             append_generated(s, TOK_NOTE_OFF + p);
+            s->gen_cut = false;
             budget--;
             continue;
         }
@@ -558,6 +582,7 @@ void session_step(session *s, double now)
             continue;
         }
         if (!ensure_logits(s)) break;
+        s->gen_hi = any ? we : INFINITY;
         int tok = sample_next(s, wk1 - g);
         append_generated(s, tok);
         s->st.tokens_generated++;
@@ -694,6 +719,7 @@ static bool control_cc(session *s, const cn_event *ev)
 void session_input(session *s, const cn_event *ev)
 {
     clock_start(s, ev->time);
+    s->tempo_now = MAX(s->tempo_now, ev->time);
     g_array_append_val(s->rec, *ev);
     bool note = ev->type == CN_EV_NOTE_ON || ev->type == CN_EV_NOTE_OFF;
     if (ev->type == CN_EV_CC) {
@@ -770,6 +796,8 @@ session *session_new(const session_config *c, const model *m, GError **err)
     s->q_grid = c->quantize_grid;
     s->q_strength = c->quantize_strength;
     s->gen_floor = -INFINITY;
+    s->gen_hi = INFINITY;
+    s->tempo_now = -INFINITY;
     s->work = g_new(float, TOK_VOCAB_SIZE);
     s->allowed = g_new(uint8_t, TOK_VOCAB_SIZE);
     s->scratch = g_malloc(SAMPLER_SCRATCH_BYTES(TOK_VOCAB_SIZE));

@@ -42,6 +42,7 @@
 #include "events.h"
 #include "model.h"
 #include "sample.h"
+#include "tempo.h"
 
 typedef enum { SESSION_DUET = 0, SESSION_ACCOMPANY, SESSION_SOLO } session_mode;
 
@@ -69,6 +70,16 @@ typedef struct {
     bool audio;            /* render audio with FluidSynth (daw preset: false) */
     bool performer_audio;  /* also play the performer's notes through the synth */
     bool reconnect;        /* JACK jam: wait for a restarted server and carry on (false: exit) */
+    /* --- added for tempo sync (issue 8; [tempo] group in a preset) --------
+     * Active only while the session's beat clock (session_tempo) knows a
+     * tempo; without one the session behaves as before. Defaults keep
+     * today's behaviour: no quantize, the silence-based duet. */
+    double quantize_grid;     /* beats (0.25 = sixteenths at a quarter-note beat); 0 = off */
+    double quantize_strength; /* 0..1: 1 puts each model onset exactly on the nearest grid
+                               * line, 0 leaves it; note lengths are kept (1) */
+    int duet_bars;            /* duet with a tempo: the performer plays N bars, the model
+                               * answers the next N, turns change on bar lines; 0 = off
+                               * (silence duet always). 2 is the usual choice. */
 } session_config;
 
 void session_config_defaults(session_config *c);
@@ -175,5 +186,29 @@ void session_recording_drop(session *s, guint n);
  * and tokens_per_step when the host fitted a lower one to its period.
  * FALSE + err (nothing changed) if c fails session_config_check. */
 gboolean session_apply_config(session *s, const session_config *c, double now, GError **err);
+
+/* ---- added for tempo sync (issue 8; engine/session.c, end of file) -------
+ * The session's beat clock (engine/tempo.h), owned by the session. The host
+ * feeds it on the worker thread, before session_step / session_input, with
+ * what its RT thread saw: tempo_report_position (JACK transport, LV2
+ * time:Position) or tempo_midi_byte (MIDI clock). Left unfed, no tempo is
+ * known and quantize and the bar duet stay off.
+ * Quantize is applied where model tokens become scheduled events: a model
+ * NOTE_ON at time t moves to t + strength * (g - t), g the nearest grid line
+ * (the next one when g would fall before what the host already holds, or
+ * before that pitch's previous NOTE_OFF; the one before when g would pass
+ * the end of the model's turn); its NOTE_OFF moves by the same amount, so
+ * the note keeps its length (but a note still ends by the end of the
+ * model's turn, duet or accompany). session_take_due's guarantees hold.
+ * Bar duet (duet_bars > 0, duet mode, tempo known): a performer note starts
+ * a call in its bar (a note up to a quarter beat early counts in the next
+ * bar); the model answers from the bar line call + N bars for N bars and
+ * then waits for the next call. A performer note more than a quarter beat
+ * into the answer interrupts it (the model yields, as in the silence duet)
+ * and starts a new call in that bar. Not real-time safe (worker thread). */
+tempo_clock *session_tempo(session *s);
+/* Live quantize control (LV2 ports, CCs): grid in beats (0 = off), strength
+ * clamped to 0..1. Affects notes generated from now on. */
+void session_set_quantize(session *s, double grid_beats, double strength);
 
 #endif

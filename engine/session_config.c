@@ -32,6 +32,9 @@ void session_config_defaults(session_config *c)
     c->density = 1.0f;
     c->audio = true;
     c->performer_audio = true;
+    c->quantize_grid = 0;     /* off: onsets as the model samples them */
+    c->quantize_strength = 1;
+    c->duet_bars = 0;         /* off: the silence-based duet even with a tempo */
 }
 
 const char *session_mode_name(session_mode m)
@@ -77,6 +80,11 @@ gboolean session_config_check(const session_config *c, GError **err)
     else if (!(c->max_silence >= 0.1 && c->max_silence <= 60)) why = "max_silence must be in [0.1, 60] s";
     else if (!(c->accompany_hold <= 3600)) why = "accompany hold must be <= 3600 s";
     else if (!(c->density > 0 && c->density <= 100)) why = "density must be in (0, 100]";
+    else if (!(c->quantize_grid >= 0 && c->quantize_grid <= 64))
+        why = "quantize grid must be in [0, 64] beats (0: off)";
+    else if (!(c->quantize_strength >= 0 && c->quantize_strength <= 1))
+        why = "quantize strength must be in [0, 1]";
+    else if (c->duet_bars < 0 || c->duet_bars > 64) why = "duet bars must be in 0..64 (0: off)";
     else {
         const int ccs[] = {c->cc_temperature, c->cc_density, c->cc_mode, c->cc_startstop};
         for (int i = 0; i < 4 && !why; i++) {
@@ -132,6 +140,9 @@ static const key_spec keys[] = {
     {"output", "audio", K_BOOL, F(audio)},
     {"output", "performer_audio", K_BOOL, F(performer_audio)},
     {"output", "reconnect", K_BOOL, F(reconnect)},
+    {"tempo", "grid", K_DOUBLE, F(quantize_grid)},
+    {"tempo", "strength", K_DOUBLE, F(quantize_strength)},
+    {"tempo", "duet_bars", K_INT, F(duet_bars)},
 };
 #undef F
 

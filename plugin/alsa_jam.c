@@ -147,7 +147,7 @@ static void print_summary(const session_config *cfg, session *s, const pump_stat
     printf("tokens_generated: %ld\n", ss.tokens_generated);
     printf("slides: %ld\n", ss.slides);
     printf("nan_resets: %ld\n", ss.nan_resets);
-    printf("health_responses: %ld\n", ps->health_silence + ps->health_loop);
+    printf("health_responses: %ld\n", ps->health_silence + ps->health_loop + ps->health_crowd);
     printf("reloads: %ld\n", ps->reloads);
     fflush(stdout);
 }

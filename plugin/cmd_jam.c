@@ -84,6 +84,16 @@ static const char *jam_summary =
     "Exit status: 0 done, 1 runtime error, broken model, or server gone without\n"
     "reconnect, 2 bad usage.\n"
     "\n"
+    "Tempo sync: --sync auto (the default) follows the JACK transport while a timebase\n"
+    "master gives bar/beat/tempo, else MIDI clock (0xF8 with 0xFA/0xFB/0xFC, 0xF2) arriving\n"
+    "on midi_in; transport or midi-clock follow only that; none ignores both (clock bytes\n"
+    "are dropped). A known tempo changes nothing by itself: --quantize GRID[:STRENGTH]\n"
+    "moves the model's onsets toward the beat grid (GRID in beats, 0.25 = sixteenths at a\n"
+    "quarter-note beat; STRENGTH 0..1, default 1 = exactly on the grid; note lengths kept),\n"
+    "and --bars N makes the duet turn on bar lines (the performer plays N bars, the model\n"
+    "answers the next N). Without a tempo both fall back to free time and the silence duet.\n"
+    "The preset's [tempo] group sets the same (grid, strength, duet_bars).\n"
+    "\n"
     "With --alsa the jam runs over the ALSA sequencer instead of JACK (its own options:\n"
     "continuo jam --alsa --help).";
 
@@ -94,6 +104,9 @@ typedef struct {
     double duration, temperature, horizon_ms, rotate_minutes, keep_mb;
     gint64 seed; /* -1: the preset's */
     int keep_files;
+    char *sync, *quantize; /* tempo sync (issue 8): --sync, --quantize GRID[:STRENGTH] */
+    int bars;              /* --bars (-1: the preset's) */
+    double q_grid, q_strength; /* parsed --quantize (grid < 0: the preset's) */
 } jam_opts;
 
 /* A connection asked for on the command line: one of our ports and theirs. */
@@ -173,7 +186,28 @@ static gboolean load_preset(const jam *j, session_config *c, GError **err)
 {
     const jam_opts *o = j->o;
     jam_overrides ov = {o->mode, o->seed, o->temperature, o->no_audio};
-    return jam_preset_load(j->preset_path, &ov, c, err);
+    if (!jam_preset_load(j->preset_path, &ov, c, err)) return FALSE;
+    if (o->q_grid >= 0) {
+        c->quantize_grid = o->q_grid;
+        c->quantize_strength = o->q_strength;
+    }
+    if (o->bars >= 0) c->duet_bars = o->bars;
+    return TRUE;
+}
+
+/* --quantize GRID[:STRENGTH] (beats, 0..1); FALSE if malformed. */
+static gboolean parse_quantize(const char *arg, double *grid, double *strength)
+{
+    char *end = NULL;
+    *grid = g_ascii_strtod(arg, &end);
+    *strength = 1.0;
+    if (end == arg || !(*grid >= 0 && *grid <= 64)) return FALSE;
+    if (*end == ':') {
+        const char *s = end + 1;
+        *strength = g_ascii_strtod(s, &end);
+        if (end == s || !(*strength >= 0 && *strength <= 1)) return FALSE;
+    }
+    return *end == '\0';
 }
 
 static void jam_policy(jam *j)
@@ -220,6 +254,9 @@ static gboolean host_open(jam *j, bool quiet, GError **err)
     hc.audio = j->host_audio;
     hc.capture_audio = j->host_audio && j->o->wav != NULL;
     hc.quiet_open = quiet;
+    const char *sync = j->o->sync ? j->o->sync : "auto";
+    hc.sync_transport = !strcmp(sync, "auto") || !strcmp(sync, "transport");
+    hc.sync_clock = !strcmp(sync, "auto") || !strcmp(sync, "midi-clock");
     j->h = jack_host_new(&hc, err);
     if (!j->h) return FALSE;
     j->rate = jack_host_rate(j->h);
@@ -315,6 +352,12 @@ static void host_stats_add(jack_host_stats *a, const jack_host_stats *b)
     a->audio_drops += b->audio_drops;
     a->xruns += b->xruns;
     a->synth_events += b->synth_events;
+    a->sync_in += b->sync_in;
+    a->sync_drops += b->sync_drops;
+    if (b->sync_source) {
+        a->sync_source = b->sync_source;
+        a->sync_bpm = b->sync_bpm;
+    }
     /* percentiles: the latest client's; the maximum over all */
     a->cb_p50_us = b->cb_p50_us;
     a->cb_p99_us = b->cb_p99_us;
@@ -388,11 +431,21 @@ static void print_summary(jam *j, double seconds)
     printf("callback_max: %.1f us\n", hs.cb_max_us);
     printf("period: %.3f ms\n", period_ms);
     printf("reconnects: %d\n", j->reconnects);
+    /* tempo sync: the last tempo the jam followed (none: never one) */
+    int src = hs.sync_source;
+    printf("sync_items: %llu\n", (unsigned long long)hs.sync_in);
+    printf("sync_drops: %llu\n", (unsigned long long)hs.sync_drops);
+    printf("tempo_source: %s\n", src == TEMPO_SRC_POSITION ? "transport"
+                                 : src == TEMPO_SRC_MIDI_CLOCK ? "midi-clock" : "none");
+    printf("tempo: %.3f bpm\n", src ? hs.sync_bpm : 0.0);
+    /* the JACK frame at the session's time 0 (the --record .mid's origin) */
+    if (j->h && jack_host_started(j->h) && !j->reconnects)
+        printf("start_frame: %llu\n", (unsigned long long)jack_host_start_frame(j->h));
     if (j->d) {
         duties_stats ds;
         duties_get_stats(j->d, &ds);
         printf("reloads: %ld\n", ds.reloads);
-        printf("health_responses: %ld\n", ds.health_silence + ds.health_loop);
+        printf("health_responses: %ld\n", ds.health_silence + ds.health_loop + ds.health_crowd);
         printf("nan_resets: %ld\n", ss.nan_resets);
     }
     fflush(stdout);
@@ -518,7 +571,8 @@ static bool wait_for_server(jam *j, gint64 t0)
 int cmd_jam(int argc, char **argv)
 {
     if (jam_wants_alsa(argc, argv)) return cmd_jam_alsa(argc, argv); /* plugin/alsa_jam.c */
-    jam_opts o = {.seed = -1, .rotate_minutes = 60, .keep_files = 168, .keep_mb = 1024};
+    jam_opts o = {.seed = -1, .rotate_minutes = 60, .keep_files = 168, .keep_mb = 1024, .bars = -1,
+                  .q_grid = -1};
     g_set_prgname("continuo jam");
     GOptionEntry entries[] = {
         {"preset", 'p', 0, G_OPTION_ARG_STRING, &o.preset, "preset name (duet, accompany, solo, daw) or .ini file (default duet)", "NAME|FILE"},
@@ -548,6 +602,9 @@ int cmd_jam(int argc, char **argv)
         {"horizon", 0, 0, G_OPTION_ARG_DOUBLE, &o.horizon_ms, "ms of due events handed to the audio thread ahead of the next cycle (default: one period)", "MS"},
         {"alsa", 0, 0, G_OPTION_ARG_NONE, &o.alsa, "play over the ALSA sequencer instead of JACK (continuo jam --alsa --help lists its options)", NULL},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &o.verbose, "report counters every 5 s, debug logging and JACK's messages on stderr", NULL},
+        {"sync", 0, 0, G_OPTION_ARG_STRING, &o.sync, "follow a tempo: auto (default: JACK transport with BBT, else MIDI clock on midi_in), transport, midi-clock or none", "MODE"},
+        {"quantize", 0, 0, G_OPTION_ARG_STRING, &o.quantize, "move the model's onsets toward the beat grid: GRID in beats (0.25 = sixteenths; 0 = off), STRENGTH 0..1 (default 1); needs a tempo (default: the preset's [tempo])", "GRID[:STRENGTH]"},
+        {"bars", 0, 0, G_OPTION_ARG_INT, &o.bars, "duet in bars when a tempo is known: the performer plays N bars, the model answers N (0: the silence duet; default: the preset's [tempo] duet_bars, 0)", "N"},
         {NULL, 0, 0, 0, NULL, NULL, NULL}};
     GOptionContext *ctx = g_option_context_new("- play live with a performer over JACK");
     g_option_context_set_summary(ctx, jam_summary);
@@ -564,6 +621,20 @@ int cmd_jam(int argc, char **argv)
         !(o.rotate_minutes > 0) || o.rotate_minutes > 600 || o.keep_files < 1 || !(o.keep_mb > 0)) {
         fprintf(stderr, "continuo jam: --duration, --temperature, --horizon, --seed, --rotate-minutes "
                         "(at most 600), --keep-files and --keep-mb must be positive\n");
+        return 2;
+    }
+    if (o.sync && strcmp(o.sync, "auto") && strcmp(o.sync, "transport") &&
+        strcmp(o.sync, "midi-clock") && strcmp(o.sync, "none")) {
+        fprintf(stderr, "continuo jam: --sync '%s': use auto, transport, midi-clock or none\n", o.sync);
+        return 2;
+    }
+    if (o.quantize && !parse_quantize(o.quantize, &o.q_grid, &o.q_strength)) {
+        fprintf(stderr, "continuo jam: --quantize '%s': want GRID[:STRENGTH], GRID in [0, 64] "
+                        "beats, STRENGTH in [0, 1]\n", o.quantize);
+        return 2;
+    }
+    if (o.bars < -1 || o.bars > 64) {
+        fprintf(stderr, "continuo jam: --bars must be in 0..64\n");
         return 2;
     }
     if (o.reconnect && o.no_reconnect) {

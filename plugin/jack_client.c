@@ -10,6 +10,7 @@
 #include <jack/jack.h>
 #include <jack/midiport.h>
 #include <jack/thread.h>
+#include <jack/transport.h>
 #include "error.h"
 #include "jack_client.h"
 #include "jackd.h"
@@ -48,6 +49,12 @@ struct jack_host {
     ring *out;     /* rt_event: worker -> RT */
     ring *capture; /* float[2] frames: RT -> WAV writer, or NULL */
     ring *skips;   /* uint64_t[2] (first frame, frames): cycles the server ran without us */
+    ring *sync;    /* rt_sync: RT -> worker (tempo sync) */
+    bool sync_transport, sync_clock;
+    bool tp_valid;       /* RT: the transport's BBT was valid at the last cycle */
+    bool drain_tp_valid; /* worker: the last transport item drained had BBT */
+    atomic_int sync_source;              /* worker: the last tempo known (stats) */
+    atomic_uint_least64_t sync_bpm_bits; /* its bpm, a double's bits */
     void (*wake)(void *);
     void *wake_arg;
     bool active;
@@ -68,7 +75,8 @@ struct jack_host {
     atomic_uint_least64_t n_pending_pub;
     atomic_uint_least64_t busy_cycle; /* number of the latest cycle that wrote output or ended with some left */
     atomic_uint_least64_t cycles, events_in, events_out, late, late_max, drops_in, drops_out,
-        audio_drops, synth_events, late_skipped, cycles_skipped, frames_skipped;
+        audio_drops, synth_events, late_skipped, cycles_skipped, frames_skipped, sync_in,
+        sync_drops;
     atomic_uint_least32_t *hist; /* HIST_BINS */
     atomic_uint_least64_t cb_max_ns;
     /* published by JACK's other threads */
@@ -167,10 +175,16 @@ static int jack_host_process(jack_nframes_t nframes, void *arg)
     int n_in_slots = 0;
     void *inbuf = jack_port_get_buffer(h->midi_in, nframes);
     uint32_t n_in = jack_midi_get_event_count(inbuf);
-    uint64_t got = 0, dropped = 0;
+    uint64_t got = 0, dropped = 0, synced = 0, sync_dropped = 0;
     for (uint32_t i = 0; i < n_in; i++) {
         jack_midi_event_t e;
         if (jack_midi_event_get(&e, inbuf, i) != 0) continue;
+        rt_sync sy = {.frame = cycle + e.time, .kind = RT_SYNC_CLOCK};
+        if (h->sync_clock && midi_msg_clock(e.buffer, e.size, &sy.byte, &sy.spp)) {
+            if (ring_push(h->sync, &sy)) synced++;
+            else sync_dropped++;
+            continue;
+        }
         rt_event ev;
         if (!midi_msg_parse(e.buffer, e.size, &ev.type, &ev.channel, &ev.a, &ev.b)) continue;
         ev.frame = cycle + e.time;
@@ -179,6 +193,31 @@ static int jack_host_process(jack_nframes_t nframes, void *arg)
         if (h->synth && h->synth_input && n_in_slots < SYNTH_EVENTS_MAX)
             h->slots_in[n_in_slots++] =
                 (synth_slot){e.time, {0, ev.type, ev.channel, ev.a, ev.b}};
+    }
+
+    /* 1b. The transport (RT safe per JACK's docs): every cycle while a
+     * timebase master gives BBT, once when it stops giving it. */
+    if (h->sync_transport) {
+        jack_position_t pos;
+        jack_transport_state_t ts = jack_transport_query(h->client, &pos);
+        bool valid = (pos.valid & JackPositionBBT) && pos.beats_per_minute > 0 &&
+                     pos.beats_per_bar > 0 && pos.ticks_per_beat > 0;
+        if (valid || h->tp_valid) {
+            rt_sync sy = {.frame = cycle, .kind = RT_SYNC_TRANSPORT, .valid = valid,
+                          .rolling = ts == JackTransportRolling};
+            if (valid) {
+                /* BBT may describe a moment bbt_offset frames before the cycle */
+                if ((pos.valid & JackBBTFrameOffset) && pos.bbt_offset <= cycle)
+                    sy.frame = cycle - pos.bbt_offset;
+                sy.bar = pos.bar - 1;
+                sy.bar_beat = (pos.beat - 1) + pos.tick / pos.ticks_per_beat;
+                sy.bpm = pos.beats_per_minute;
+                sy.beats_per_bar = pos.beats_per_bar;
+            }
+            if (ring_push(h->sync, &sy)) synced++;
+            else sync_dropped++;
+        }
+        h->tp_valid = valid;
     }
 
     /* 2. Output: merge newly queued events, write the due ones in order. */
@@ -248,6 +287,8 @@ static int jack_host_process(jack_nframes_t nframes, void *arg)
     atomic_store_explicit(&h->cycles, cycle_no, memory_order_release);
     if (got) atomic_fetch_add_explicit(&h->events_in, got, memory_order_relaxed);
     if (dropped) atomic_fetch_add_explicit(&h->drops_in, dropped, memory_order_relaxed);
+    if (synced) atomic_fetch_add_explicit(&h->sync_in, synced, memory_order_relaxed);
+    if (sync_dropped) atomic_fetch_add_explicit(&h->sync_drops, sync_dropped, memory_order_relaxed);
     if (written) atomic_fetch_add_explicit(&h->events_out, written, memory_order_relaxed);
     if (out_dropped) atomic_fetch_add_explicit(&h->drops_out, out_dropped, memory_order_relaxed);
     if (n_in_slots + n_out_slots)
@@ -362,6 +403,9 @@ jack_host *jack_host_new(const jack_host_config *c, GError **err)
     h->in = ring_new(sizeof(rt_event), (size_t)q);
     h->out = ring_new(sizeof(rt_event), (size_t)q);
     h->skips = ring_new(2 * sizeof(uint64_t), 256);
+    h->sync_transport = c->sync_transport;
+    h->sync_clock = c->sync_clock;
+    h->sync = ring_new(sizeof(rt_sync), 2048); /* ~5 s of per-cycle reports at 128 frames */
     h->pending = rt_alloc(PENDING_MAX * sizeof *h->pending);
     h->slots_in = rt_alloc(SYNTH_EVENTS_MAX * sizeof *h->slots_in);
     h->slots_out = rt_alloc(SYNTH_EVENTS_MAX * sizeof *h->slots_out);
@@ -371,7 +415,7 @@ jack_host *jack_host_new(const jack_host_config *c, GError **err)
         h->capture = ring_new(2 * sizeof(float), (size_t)(secs * h->rate));
         h->interleave = rt_alloc(2 * CAPTURE_PERIOD_MAX * sizeof(float));
     }
-    if (!h->in || !h->out || !h->skips || !h->pending || !h->slots_in || !h->slots_out || !h->hist ||
+    if (!h->in || !h->out || !h->skips || !h->sync || !h->pending || !h->slots_in || !h->slots_out || !h->hist ||
         (c->capture_audio && h->audio && (!h->capture || !h->interleave))) {
         g_set_error(err, CN_ERROR, CN_ERR_JACK, "jack client '%s': out of memory",
                     jack_get_client_name(h->client));
@@ -403,6 +447,7 @@ void jack_host_free(jack_host *h)
     ring_free(h->out);
     ring_free(h->capture);
     ring_free(h->skips);
+    ring_free(h->sync);
     free(h->pending);
     free(h->slots_in);
     free(h->slots_out);
@@ -555,6 +600,39 @@ uint64_t jack_host_xruns(const jack_host *h)
 }
 
 bool jack_host_pop_input(jack_host *h, rt_event *ev) { return ring_pop(h->in, ev); }
+
+int jack_host_drain_sync(jack_host *h, tempo_clock *c)
+{
+    rt_sync sy;
+    int n = 0;
+    double t = 0;
+    while (ring_pop(h->sync, &sy)) {
+        n++;
+        t = jack_host_seconds(h, sy.frame);
+        if (sy.kind == RT_SYNC_CLOCK) {
+            if (h->sync_transport && h->drain_tp_valid) continue; /* the transport wins */
+            if (sy.byte == 0xf2) tempo_song_position(c, sy.spp);
+            else tempo_midi_byte(c, sy.byte, t);
+            continue;
+        }
+        h->drain_tp_valid = sy.valid;
+        if (sy.valid) {
+            tempo_position p = {.time = t, .bpm = sy.bpm, .beats_per_bar = sy.beats_per_bar,
+                                .bar = sy.bar, .bar_beat = sy.bar_beat, .rolling = sy.rolling};
+            tempo_report_position(c, &p);
+        } else if (tempo_source(c) == TEMPO_SRC_POSITION) {
+            tempo_reset(c); /* the timebase master went: free time (or MIDI clock next) */
+        }
+    }
+    if (n && tempo_known(c, t)) {
+        double bpm = tempo_bpm(c);
+        uint64_t bits;
+        memcpy(&bits, &bpm, sizeof bits);
+        atomic_store_explicit(&h->sync_bpm_bits, bits, memory_order_relaxed);
+        atomic_store_explicit(&h->sync_source, tempo_source(c), memory_order_relaxed);
+    }
+    return n;
+}
 size_t jack_host_output_space(const jack_host *h) { return ring_space(h->out); }
 bool jack_host_push_output(jack_host *h, const rt_event *ev) { return ring_push(h->out, ev); }
 
@@ -616,6 +694,11 @@ void jack_host_get_stats(const jack_host *hc, jack_host_stats *st)
     st->audio_drops = atomic_load(&h->audio_drops);
     st->xruns = atomic_load(&h->xruns);
     st->synth_events = atomic_load(&h->synth_events);
+    st->sync_in = atomic_load(&h->sync_in);
+    st->sync_drops = atomic_load(&h->sync_drops);
+    uint64_t bits = atomic_load(&h->sync_bpm_bits);
+    memcpy(&st->sync_bpm, &bits, sizeof bits);
+    st->sync_source = atomic_load(&h->sync_source);
     uint64_t total = 0;
     for (int i = 0; i < HIST_BINS; i++) total += atomic_load_explicit(&h->hist[i], memory_order_relaxed);
     if (total) {

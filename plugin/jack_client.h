@@ -6,6 +6,9 @@
  * The process callback (the RT thread) does only this, per cycle:
  *   1. midi_in events, stamped cycle_start + event.time (absolute frames),
  *      pushed to the input ring (counted as drops when the ring is full);
+ *      with tempo sync on, MIDI clock messages go to the sync ring instead,
+ *      and the transport's position (jack_transport_query, RT safe) joins
+ *      them once per cycle (jack_host_drain_sync takes them);
  *   2. output events from the output ring merged into a small sorted pending
  *      list; those due before the cycle's end written to midi_out at
  *      offset = due - cycle_start (0 when late, counted), in order; later
@@ -34,6 +37,7 @@
 #include <glib.h>
 #include "midi_msg.h"
 #include "synth.h"
+#include "tempo.h"
 
 typedef struct jack_host jack_host;
 
@@ -46,6 +50,10 @@ typedef struct {
     int queue_events;        /* capacity of each event ring (4096) */
     bool verbose;            /* let libjack print its info messages */
     bool quiet_open;         /* no libjack error lines if the server is absent (reconnect polling) */
+    /* Tempo sync (issue 8): what the process callback passes on to
+     * jack_host_drain_sync. Both off: MIDI clock bytes are dropped as before. */
+    bool sync_transport;     /* jack_transport_query each cycle (RT safe) */
+    bool sync_clock;         /* MIDI clock bytes (0xF8 0xFA 0xFB 0xFC 0xF2) on midi_in */
 } jack_host_config;
 
 void jack_host_config_defaults(jack_host_config *c);
@@ -112,6 +120,13 @@ static inline double jack_host_seconds(const jack_host *h, uint64_t frame);
 static inline uint64_t jack_host_frame_of(const jack_host *h, double seconds);
 
 bool jack_host_pop_input(jack_host *h, rt_event *ev);
+/* Feeds what the RT thread saw since the last call (MIDI clock bytes, the
+ * transport's position at each cycle start; see jack_host_config) into the
+ * beat clock c, in order, times in seconds on the engine's clock. With both
+ * kinds on, the transport wins while a timebase master gives BBT, MIDI clock
+ * otherwise; a transport that loses its BBT leaves the clock free. Returns
+ * how many items it took. Worker thread (the sync ring's one reader; not RT). */
+int jack_host_drain_sync(jack_host *h, tempo_clock *c);
 size_t jack_host_output_space(const jack_host *h);
 bool jack_host_push_output(jack_host *h, const rt_event *ev);
 /* Output events not yet written to midi_out (ring + pending list). */
@@ -153,6 +168,10 @@ typedef struct {
     uint64_t audio_drops;     /* captured audio frames lost (WAV ring full) */
     uint64_t xruns;           /* xrun callbacks from the server */
     uint64_t synth_events;    /* events sent to the synth */
+    uint64_t sync_in;         /* tempo sync items (clock bytes, transport reports) passed on */
+    uint64_t sync_drops;      /* sync ring full */
+    int sync_source;          /* TEMPO_SRC_* of the last tempo known while draining (0: never) */
+    double sync_bpm;          /* and its bpm */
     double cb_p50_us, cb_p99_us, cb_max_us; /* process-callback duration */
 } jack_host_stats;
 void jack_host_get_stats(const jack_host *h, jack_host_stats *st);

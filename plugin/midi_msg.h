@@ -19,6 +19,41 @@ typedef struct {
     uint8_t a, b;
 } rt_event;
 
+/* A tempo sync item, RT thread -> worker (plugin/jack_client.c): a MIDI
+ * clock message heard on midi_in, or the JACK transport's position at a
+ * cycle start. Added for tempo sync (issue 8). */
+enum { RT_SYNC_CLOCK = 1, RT_SYNC_TRANSPORT = 2 };
+typedef struct {
+    uint64_t frame;       /* absolute frame at which it holds */
+    uint8_t kind;         /* RT_SYNC_* */
+    uint8_t byte;         /* clock: 0xF8 tick, 0xFA start, 0xFB continue, 0xFC stop, 0xF2 */
+    uint16_t spp;         /* 0xF2 song position, in sixteenths */
+    bool valid;           /* transport: BBT present (a timebase master runs) */
+    bool rolling;         /* transport: rolling */
+    int32_t bar;          /* transport: bar, 0-based */
+    double bpm, beats_per_bar, bar_beat; /* transport; bar_beat 0-based, fractional */
+} rt_sync;
+
+/* MIDI clock messages: 0xF8/0xFA/0xFB/0xFC (one byte) and 0xF2 song
+ * position (*spp in sixteenths). FALSE for anything else. */
+static inline bool midi_msg_clock(const uint8_t *buf, size_t len, uint8_t *byte, uint16_t *spp)
+{
+    if (len < 1) return false;
+    *spp = 0;
+    switch (buf[0]) {
+    case 0xf8: case 0xfa: case 0xfb: case 0xfc:
+        *byte = buf[0];
+        return true;
+    case 0xf2:
+        if (len < 3) return false;
+        *byte = 0xf2;
+        *spp = (uint16_t)((buf[1] & 0x7f) | ((buf[2] & 0x7f) << 7));
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* Parses one short channel message (running status is not used by JACK).
  * Note-on with velocity 0 becomes NOTE_OFF. Returns false for anything not
  * representable as a cn_event (sysex, pitch bend, aftertouch, realtime). */

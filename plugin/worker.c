@@ -138,6 +138,7 @@ static void drain_input(worker *w)
     jack_host *h = w->host;
     rt_event ev;
     uint64_t n = 0;
+    jack_host_drain_sync(h, session_tempo(w->sess)); /* tempo sync (issue 8): before the notes */
     while (jack_host_pop_input(h, &ev)) {
         cn_event e = {jack_host_seconds(h, ev.frame), ev.type, ev.channel, ev.a, ev.b};
         n++;

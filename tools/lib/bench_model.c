@@ -12,7 +12,17 @@
  * Latencies are wall-clock; the *_cpu figures are the thread's CPU time
  * (CLOCK_THREAD_CPUTIME_ID), which leaves out time the scheduler gave to
  * other processes: when they differ a lot the machine was busy.
- * One `name: value unit` line per figure on stdout. */
+ * One `name: value unit` line per figure on stdout.
+ *
+ * --device cuda: the same figures for the GPU decoder (kernels/cuda/decode.cu
+ * through cuda_loader_open): decode p50/p99/max at the same positions, with
+ * the step replayed as one CUDA graph (decode_cuda_*) and with its kernels
+ * launched one by one (decode_cuda_plain_*), prefill of the whole context,
+ * a slide, bfloat16 weights at full context, and the largest logit
+ * difference from the CPU engine (float32 weights both). Latency is the
+ * whole model_forward equivalent as the engine would see it: token upload,
+ * launch, logits download, wait. Without a usable GPU: the loader's one
+ * line on stderr, exit 1. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <math.h>
@@ -26,6 +36,7 @@
 #include "model.h"
 #include "model_random.h"
 #include "kernels.h"
+#include "cuda_loader.h"
 
 static double now_s(void)
 {
@@ -198,12 +209,170 @@ static void logit_error(model *a, model *b, const int *tokens, int n, double *ma
     model_state_free(sb);
 }
 
+/* ---- --device cuda ---------------------------------------------------------- */
+
+/* One GPU decoder of m32's weights (float32 payload); NULL + message on stderr. */
+static cn_cuda_decoder *cuda_decoder(const cn_cuda_api *api, const model *m32, int bf16)
+{
+    const model_config *c = model_get_config(m32);
+    cn_cuda_decode_shape sh = {.dim = c->dim, .n_layers = c->n_layers, .n_heads = c->n_heads,
+                               .hidden_dim = c->hidden_dim, .vocab_size = c->vocab_size,
+                               .seq_len = c->seq_len, .tied = c->tied,
+                               .rope_theta = c->rope_theta, .n_params = model_param_count(c)};
+    cn_cuda_decoder *d = NULL;
+    if (api->dec_new(&d, &sh, model_get_f32_params(m32), bf16) != 0) {
+        fprintf(stderr, "continuo-bench model: %s\n", api->last_error());
+        return NULL;
+    }
+    return d;
+}
+
+/* decode_at for the GPU: latency of one dec_forward with pos tokens cached. */
+static gboolean cuda_decode_at(const cn_cuda_api *api, cn_cuda_decoder *d, const int *tokens,
+                               int pos, int runs, double *lat)
+{
+    api->dec_truncate(d, 0);
+    if (pos > 0 && api->dec_prefill(d, tokens, pos, NULL) != 0) return FALSE;
+    for (int r = 0; r < runs + 5; r++) {
+        double t0 = now_s();
+        if (api->dec_forward(d, tokens[(pos + r) % 64], NULL) != 0) return FALSE;
+        double dt = now_s() - t0;
+        api->dec_truncate(d, pos);
+        if (r >= 5) lat[r - 5] = dt; /* the first few warm up (and capture the graph) */
+    }
+    return TRUE;
+}
+
+static int bench_cuda(const char *path, const char *label, int runs)
+{
+    GError *err = NULL;
+    const cn_cuda_api *api = cuda_loader_open(&err);
+    if (!api) {
+        fprintf(stderr, "continuo-bench model: %s\n", err->message);
+        g_error_free(err);
+        return 1;
+    }
+    model *m32 = model_load_as(path, MODEL_WEIGHTS_F32, &err);
+    if (!m32) {
+        fprintf(stderr, "continuo-bench model: %s\n", err->message);
+        g_error_free(err);
+        return 1;
+    }
+    const model_config *c = model_get_config(m32);
+    int T = c->seq_len, V = c->vocab_size, nt = T > 64 ? T : 64;
+    int *tokens = g_new(int, nt);
+    for (int i = 0; i < nt; i++) tokens[i] = (i * 37 + 11) % V;
+    cn_cuda_device_info info;
+    printf("model: %s\n", label);
+    printf("model_params: %zu params\n", model_param_count(c));
+    printf("model_shape: d%d L%d H%d ff%d V%d T%d\n", c->dim, c->n_layers, c->n_heads,
+           c->hidden_dim, c->vocab_size, c->seq_len);
+    if (api->device_info(&info) == 0)
+        printf("device: cuda %s (%d SMs, sm_%d%d, %.1f GB, runtime %d, driver %d)\n", info.name,
+               info.sm_count, info.cc_major, info.cc_minor, info.mem_total / 1e9,
+               info.runtime_version, info.driver_version);
+    printf("weights_default: f32\n");
+    fflush(stdout);
+
+    int rc = 1;
+    double *lat = g_new(double, runs);
+    cn_cuda_decoder *d = cuda_decoder(api, m32, 0), *db = NULL;
+    model_state *s = NULL;
+    float *gl = g_new(float, V);
+    if (!d) goto out;
+    printf("decode_cuda_kernels_per_token: %d kernels\n", api->dec_kernels_per_token(d));
+    printf("decode_cuda_graph_launches_per_token: 1 launches\n");
+    int positions[] = {0, 256, 512, T - 1};
+    const char *names[] = {"0", "256", "512", "full"};
+    for (int graph = 1; graph >= 0; graph--) {
+        api->dec_set_graph(d, graph);
+        const char *mode = graph ? "" : "plain_";
+        for (int i = 0; i < 4; i++) {
+            if (positions[i] >= T) continue;
+            if (!cuda_decode_at(api, d, tokens, positions[i], runs, lat)) goto fail;
+            double p50 = quantile(lat, runs, 0.5), p99 = quantile(lat, runs, 0.99);
+            printf("decode_cuda_%spos%s_p50: %.4f ms\n", mode, names[i], p50 * 1e3);
+            printf("decode_cuda_%spos%s_p99: %.4f ms\n", mode, names[i], p99 * 1e3);
+            printf("decode_cuda_%spos%s_max: %.4f ms\n", mode, names[i], lat[runs - 1] * 1e3);
+            if (graph && (i == 0 || i == 3))
+                printf("decode_cuda_pos%s_gflops: %.1f GFLOP/s\n", names[i],
+                       token_flops(c, positions[i] + 1) / p50 / 1e9);
+        }
+        fflush(stdout);
+    }
+    api->dec_set_graph(d, 1);
+    /* prefill of the whole context from empty */
+    enum { reps = 5 };
+    double t[reps];
+    for (int r = 0; r < reps + 1; r++) {
+        api->dec_truncate(d, 0);
+        double t0 = now_s();
+        if (api->dec_prefill(d, tokens, T, NULL) != 0) goto fail;
+        if (r > 0) t[r - 1] = now_s() - t0; /* the first pass warms cuBLAS up */
+    }
+    double pt = median(t, reps);
+    printf("prefill_cuda_%d_tokens: %.2f ms\n", T, pt * 1e3);
+    printf("prefill_cuda: %.0f tokens/s\n", T / pt);
+    /* one automatic slide's cost (full cache, keep 3/4) */
+    for (int r = 0; r < reps; r++) {
+        api->dec_truncate(d, 0);
+        if (api->dec_prefill(d, tokens, T, NULL) != 0) goto fail;
+        double t0 = now_s();
+        if (api->dec_slide(d, T - T / 4) != 0) goto fail;
+        t[r] = now_s() - t0;
+    }
+    printf("slide_cuda: %.3f ms\n", median(t, reps) * 1e3);
+    fflush(stdout);
+    /* bfloat16 weights (rounded as the CPU's), full context */
+    db = cuda_decoder(api, m32, 1);
+    if (!db) goto out;
+    if (!cuda_decode_at(api, db, tokens, T - 1, runs, lat)) goto fail;
+    printf("weights_bf16_decode_cuda_posfull_p50: %.4f ms\n", quantile(lat, runs, 0.5) * 1e3);
+    printf("weights_bf16_decode_cuda_posfull_p99: %.4f ms\n", quantile(lat, runs, 0.99) * 1e3);
+    /* against the CPU engine, float32 weights both, the first 200 tokens */
+    s = model_state_new(m32, NULL);
+    api->dec_truncate(d, 0);
+    double worst = 0, range = 0;
+    int n = T < 200 ? T : 200;
+    for (int i = 0; i < n; i++) {
+        float *cl = model_forward(s, tokens[i]);
+        if (api->dec_forward(d, tokens[i], gl) != 0) goto fail;
+        float lo = cl[0], hi = cl[0];
+        for (int v = 0; v < V; v++) {
+            worst = fmax(worst, fabs((double)gl[v] - cl[v]));
+            lo = cl[v] < lo ? cl[v] : lo;
+            hi = cl[v] > hi ? cl[v] : hi;
+        }
+        range = fmax(range, hi - lo);
+    }
+    printf("decode_cuda_logit_max_abs_err_vs_cpu: %.6f (logit range %.3f, %d tokens, f32 weights)\n",
+           worst, range, n);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("peak_rss: %.1f MB\n", ru.ru_maxrss / 1024.0);
+    rc = 0;
+    goto out;
+fail:
+    fprintf(stderr, "continuo-bench model: %s\n", api->last_error());
+out:
+    if (d) api->dec_free(d);
+    if (db) api->dec_free(db);
+    model_state_free(s);
+    model_free(m32);
+    g_free(gl);
+    g_free(lat);
+    g_free(tokens);
+    return rc;
+}
+
 int bench_model(int argc, char **argv)
 {
     char *path = NULL;
+    char *device = NULL;
     gint threads = 0, runs = 1000;
     GOptionEntry entries[] = {
         {"model", 'm', 0, G_OPTION_ARG_FILENAME, &path, "weights file (default: a random model of the shipped shape)", "FILE"},
+        {"device", 'd', 0, G_OPTION_ARG_STRING, &device, "cpu (default) or cuda (the GPU decoder)", "DEV"},
         {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "only this thread count (default: 1 and 2)", "N"},
         {"runs", 'r', 0, G_OPTION_ARG_INT, &runs, "decode samples per position (1000)", "R"},
         {NULL},
@@ -211,8 +380,11 @@ int bench_model(int argc, char **argv)
     GOptionContext *ctx = g_option_context_new("- model decode/prefill benchmark");
     g_option_context_add_main_entries(ctx, entries, NULL);
     GError *err = NULL;
-    if (!g_option_context_parse(ctx, &argc, &argv, &err) || runs < 10) {
-        fprintf(stderr, "continuo-bench model: %s\n", err ? err->message : "--runs must be >= 10");
+    gboolean parsed = g_option_context_parse(ctx, &argc, &argv, &err);
+    gboolean bad_device = device && strcmp(device, "cpu") && strcmp(device, "cuda");
+    if (!parsed || runs < 10 || bad_device) {
+        fprintf(stderr, "continuo-bench model: %s\n",
+                err ? err->message : bad_device ? "--device must be cpu or cuda" : "--runs must be >= 10");
         g_clear_error(&err);
         g_option_context_free(ctx);
         return 2;
@@ -238,6 +410,19 @@ int bench_model(int argc, char **argv)
         }
         path = g_strdup(tmpfile);
     }
+    if (device && !strcmp(device, "cuda")) {
+        int rc = bench_cuda(path, tmpfile ? "random (shipped shape)" : path, runs);
+        if (tmpfile) {
+            g_unlink(tmpfile);
+            g_rmdir(tmpdir);
+        }
+        g_free(tmpfile);
+        g_free(tmpdir);
+        g_free(path);
+        g_free(device);
+        return rc;
+    }
+    g_free(device);
     model *m = model_load(path, &err);
     if (!m) {
         fprintf(stderr, "continuo-bench model: %s\n", err->message);

@@ -1,5 +1,7 @@
 /* train_loop.c — the training loop: batches, AdamW steps, validation,
- * the CSV log, checkpoints (time- and step-based) and stopping. */
+ * the CSV log, checkpoints (time- and step-based) and stopping. The maths
+ * runs in a trainer backend (train_backend.h: CPU or CUDA); everything else
+ * here is the same for both. */
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -8,6 +10,7 @@
 #include <errno.h>
 #include <cblas.h>
 #include "train_loop.h"
+#include "train_backend.h"
 #include "train_data.h"
 #include "train_optim.h"
 #include "error.h"
@@ -19,32 +22,60 @@ void train_request_stop(void)
     stop_flag = 1;
 }
 
-double train_val_loss(train_model *m, const tokfile *tf, int n_windows, int B, int T)
+/* The validation windows, B at a time, through fwd (a model's or a
+ * backend's forward); NAN in *out when fwd fails (err set). */
+typedef gboolean (*val_fwd_fn)(void *ctx, const uint16_t *in, const int *tg, int nb, int T,
+                               float *loss, GError **err);
+
+static gboolean val_loss_with(val_fwd_fn fwd, void *ctx, const tokfile *tf, int n_windows, int B,
+                              int T, double *out, GError **err)
 {
     uint16_t *in = malloc((size_t)B * T * sizeof *in);
     int *tg = malloc((size_t)B * T * sizeof *tg);
     double sum = 0.0;
     long cnt = 0;
-    for (int i0 = 0; i0 < n_windows; i0 += B) {
+    gboolean ok = TRUE;
+    for (int i0 = 0; i0 < n_windows && ok; i0 += B) {
         int nb = n_windows - i0 < B ? n_windows - i0 : B;
         for (int b = 0; b < nb; b++)
             train_window(tf, train_val_offset(tf->n_tokens, T, i0 + b, n_windows), T,
                          in + (size_t)b * T, tg + (size_t)b * T);
-        float loss = train_model_forward(m, in, tg, nb, T);
+        float loss = 0.0f;
+        ok = fwd(ctx, in, tg, nb, T, &loss, err);
         sum += (double)loss * nb * T;
         cnt += (long)nb * T;
     }
     free(in);
     free(tg);
-    return cnt ? sum / cnt : NAN;
+    *out = ok && cnt ? sum / cnt : NAN;
+    return ok;
+}
+
+static gboolean model_fwd(void *ctx, const uint16_t *in, const int *tg, int nb, int T,
+                          float *loss, GError **err)
+{
+    *loss = train_model_forward(ctx, in, tg, nb, T);
+    return TRUE;
+}
+
+static gboolean backend_fwd(void *ctx, const uint16_t *in, const int *tg, int nb, int T,
+                            float *loss, GError **err)
+{
+    train_backend *b = ctx;
+    return b->loss(b, in, tg, nb, T, loss, err);
+}
+
+double train_val_loss(train_model *m, const tokfile *tf, int n_windows, int B, int T)
+{
+    double v;
+    val_loss_with(model_fwd, m, tf, n_windows, B, T, &v, NULL);
+    return v;
 }
 
 typedef struct {
     const train_opts *o;
-    train_model m;
+    train_backend be; /* the model, its gradients and optimizer state (CPU or GPU) */
     train_hparams hp;
-    float *mom, *vel;
-    uint8_t *mask;
     tokfile train, val;
     gboolean have_val;
     train_ckpt_header h; /* step, rng, timing: the live state */
@@ -55,13 +86,16 @@ typedef struct {
 
 static gboolean write_checkpoint(run *r, GError **err)
 {
-    r->h.cfg = r->m.cfg;
+    /* the same file whichever backend trained: a CUDA checkpoint resumes on
+     * the CPU and the other way round */
+    if (!r->be.pull(&r->be, err)) return FALSE;
+    r->h.cfg = r->be.cfg;
     r->h.hp = r->hp;
-    if (!train_ckpt_write(r->p_ckpt, &r->h, r->m.params, r->mom, r->vel, err)) return FALSE;
-    if (!model_file_write(r->p_model, &r->m.cfg, r->m.params, err)) return FALSE;
+    if (!train_ckpt_write(r->p_ckpt, &r->h, r->be.params, r->be.mom, r->be.vel, err)) return FALSE;
+    if (!model_file_write(r->p_model, &r->be.cfg, r->be.params, err)) return FALSE;
     char *title = g_strdup_printf("continuo: d%d L%d h%d ctx%d, %.1fM params",
-                                  r->m.cfg.dim, r->m.cfg.n_layers, r->m.cfg.hidden_dim, r->hp.T,
-                                  r->m.n_params / 1e6);
+                                  r->be.cfg.dim, r->be.cfg.n_layers, r->be.cfg.hidden_dim,
+                                  r->hp.T, r->be.n_params / 1e6);
     GError *e = NULL;
     if (!train_plot_svg(r->p_svg, r->rows, (long)r->hp.B * r->hp.T, title, r->o->refs,
                         r->o->n_refs, 50, &e)) {
@@ -75,10 +109,7 @@ static gboolean write_checkpoint(run *r, GError **err)
 
 static void run_free(run *r)
 {
-    train_model_free(&r->m);
-    free(r->mom);
-    free(r->vel);
-    free(r->mask);
+    train_backend_free(&r->be);
     if (r->train.tokens) tokfile_close(&r->train);
     if (r->have_val) tokfile_close(&r->val);
     if (r->rows) g_array_free(r->rows, TRUE);
@@ -123,29 +154,25 @@ static gboolean run_setup(run *r, const train_opts *o, GError **err)
             return FALSE;
         }
     }
-    if (!train_model_new(&r->m, &cfg, r->hp.B, r->hp.T, o->threads > 0 ? o->threads : 1, err))
+    if (!train_backend_new(&r->be, o->device, &cfg, r->hp.B, r->hp.T,
+                           o->threads > 0 ? o->threads : 1, err))
         return FALSE;
-    size_t n = r->m.n_params;
-    r->mom = calloc(n, sizeof(float));
-    r->vel = calloc(n, sizeof(float));
-    r->mask = malloc(n);
-    if (!r->mom || !r->vel || !r->mask) {
-        g_set_error(err, CN_ERROR, CN_ERR_IO, "train: out of memory for optimizer state");
-        return FALSE;
-    }
-    train_model_decay_mask(&r->m, r->mask);
 
     if (o->resume_path) {
-        if (!train_ckpt_read(o->resume_path, &r->h, r->m.params, r->mom, r->vel, err)) return FALSE;
+        if (!train_ckpt_read(o->resume_path, &r->h, r->be.params, r->be.mom, r->be.vel, err))
+            return FALSE;
     } else {
         memset(&r->h, 0, sizeof r->h);
-        train_model_init(&r->m, r->hp.seed);
-        if (o->init_path && !train_model_load_params(&r->m, o->init_path, err)) return FALSE;
+        train_model view; /* the backend's host params, seen as a model */
+        train_backend_view(&r->be, &view);
+        train_model_init(&view, r->hp.seed);
+        if (o->init_path && !train_model_load_params(&view, o->init_path, err)) return FALSE;
         /* the data order comes from the seed too, on a separate stream from the init */
         train_rng_seed(&r->h.rng, r->hp.seed ^ 0x5eed0da7a0000000ULL);
         r->h.best_val = r->h.last_val = INFINITY;
         r->h.best_step = -1;
     }
+    if (!r->be.push(&r->be, err)) return FALSE;
 
     if (g_mkdir_with_parents(o->out_dir, 0755) != 0) {
         g_set_error(err, CN_ERROR, CN_ERR_IO, "%s: cannot create: %s", o->out_dir, g_strerror(errno));
@@ -189,22 +216,19 @@ gboolean train_run(const train_opts *o, GError **err)
     double elapsed0 = r.h.elapsed_s;
     gboolean ok = TRUE;
     if (!o->quiet)
-        fprintf(stderr, "train: %.2fM params, B=%d T=%d, step %ld -> %ld of %d, %d threads\n",
-                r.m.n_params / 1e6, B, T, (long)r.h.step, end, hp->optim.total_steps, o->threads);
+        fprintf(stderr, "train: %.2fM params, B=%d T=%d, step %ld -> %ld of %d, %s\n",
+                r.be.n_params / 1e6, B, T, (long)r.h.step, end, hp->optim.total_steps,
+                r.be.description);
 
     while (r.h.step < end && !stop_flag) {
         gint64 t0 = g_get_monotonic_time();
         train_batch_random(&r.train, &r.h.rng, B, T, in, tg);
-        train_model_zero_grad(&r.m);
-        float loss = train_model_forward(&r.m, in, tg, B, T);
-        train_model_backward(&r.m, in, tg, B, T);
-        double norm = train_grad_norm(r.m.grads, r.m.n_params);
-        float scale = 1.0f;
-        if (hp->optim.grad_clip > 0 && norm > hp->optim.grad_clip)
-            scale = (float)(hp->optim.grad_clip / norm);
-        float lr = train_lr_at(&hp->optim, r.h.step);
-        train_adamw_update(r.m.params, r.m.grads, r.mom, r.vel, r.mask, r.m.n_params, &hp->optim,
-                           lr, scale, r.h.step + 1);
+        float lr = train_lr_at(&hp->optim, r.h.step), loss = 0.0f;
+        double norm = 0.0;
+        if (!r.be.step(&r.be, in, tg, B, T, &hp->optim, lr, r.h.step + 1, &loss, &norm, err)) {
+            ok = FALSE;
+            break;
+        }
         r.h.step++;
         r.h.tokens_seen += (int64_t)B * T;
         gint64 t1 = g_get_monotonic_time();
@@ -215,12 +239,18 @@ gboolean train_run(const train_opts *o, GError **err)
         /* not at stop_at: a resumed run must log exactly what an uninterrupted one does */
         gboolean last = r.h.step == hp->optim.total_steps;
         if (r.have_val && hp->val_every > 0 && (r.h.step % hp->val_every == 0 || last)) {
-            val = (float)train_val_loss(&r.m, &r.val, hp->val_windows, B, T);
+            double vl;
+            if (!val_loss_with(backend_fwd, &r.be, &r.val, hp->val_windows, B, T, &vl, err)) {
+                ok = FALSE;
+                break;
+            }
+            val = (float)vl;
             r.h.last_val = val;
             if (val < r.h.best_val) {
                 r.h.best_val = val;
                 r.h.best_step = r.h.step;
-                if (!model_file_write(r.p_best, &r.m.cfg, r.m.params, err)) {
+                if (!r.be.pull(&r.be, err) ||
+                    !model_file_write(r.p_best, &r.be.cfg, r.be.params, err)) {
                     ok = FALSE;
                     break;
                 }
@@ -259,6 +289,9 @@ gboolean train_run(const train_opts *o, GError **err)
                 fprintf(stderr, "train_sgemm_peak_share: %.0f %% (%.1f of %.1f GFLOP/s)\n",
                         100.0 * tps * o->flops_per_token / 1e9 / o->peak_gflops,
                         tps * o->flops_per_token / 1e9, o->peak_gflops);
+            else if (o->flops_per_token > 0) /* a GPU: no CPU sgemm peak to set it beside */
+                fprintf(stderr, "train_gflops: %.1f GFLOP/s (%s)\n",
+                        tps * o->flops_per_token / 1e9, r.be.name);
         }
         if (ok && (!o->quiet || stop_flag)) /* a stop request always says where it stopped */
             fprintf(stderr, "train: checkpoint at step %ld (%s)%s\n", (long)r.h.step, r.p_ckpt,

@@ -33,6 +33,7 @@ typedef struct {
     model_config cfg;        /* model shape for a fresh run */
     train_hparams hp;        /* recipe for a fresh run */
     int threads;             /* threads for OpenBLAS and the other loops */
+    const char *device;      /* trainer backend: "cpu" (or NULL) or "cuda" (train_backend.h) */
     double ckpt_minutes;     /* wall minutes between checkpoints (<= 0: off) */
     long ckpt_every;         /* steps between checkpoints (0: off) */
     long stop_at;            /* stop after this many total steps (0: end of schedule) */

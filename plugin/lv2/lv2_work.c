@@ -1,0 +1,232 @@
+/* lv2_work.c — the LV2 plugin's worker side: one pass per request from
+ * run() (WORK_TICK) hears the performer, feeds the beat clock, applies the
+ * control ports, hands the next cycles' model events to run() and lets the
+ * session generate ahead; WORK_LOAD_SYNTH loads FluidSynth off the audio
+ * thread; WORK_SET loads another preset or model (patch:Set from a host's
+ * UI) and swaps the session. Everything here runs in the host's worker thread (or inside
+ * schedule_work when the host runs work synchronously, e.g. while
+ * exporting), never concurrently with itself.
+ *
+ * Timing, as in plugin/worker.c but without a wall clock: a pass asked for
+ * by cycle [c, c + n) hands out events from `next` = the start of the cycle
+ * after the latest one run() has begun (>= c + n), up to `next + horizon`,
+ * horizon = two of the host's cycles but at least HORIZON_MIN_S. A host's
+ * worker thread is an ordinary thread (jalv's, Ardour's): on a loaded
+ * machine it can answer a cycle or more late, so events are handed over
+ * that far ahead; what run() holds always plays, so this is also how long
+ * the model can go on after the performer resumes in duet. A worker later
+ * than that: its events go out late at offset 0 (counted in `late`), never
+ * lost. */
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+#include "lv2_plugin.h"
+
+#define TAKE_MAX 256 /* events moved per session_take_due call */
+#define HORIZON_CYCLES 2
+#define HORIZON_MIN_S 0.05
+
+/* ----------------------------------------------------------------------------
+ * A pass (under mu) */
+
+static double secs(const lv2_plugin *p, uint64_t frame) { return (double)frame / p->rate; }
+
+/* Drops the session's notes and schedule; run() has ended (or will end) what
+ * was sounding at the output. */
+static void reset_locked(lv2_plugin *p, double now)
+{
+    session_panic(p->sess, now);
+    while (session_take_due(p->sess, now, INFINITY, p->take_ev, TAKE_MAX) == TAKE_MAX) {}
+}
+
+/* time:Position reports merged into one full position (hosts may send only
+ * the fields that changed), then handed to the session's beat clock. */
+static void feed_position(lv2_plugin *p, const lv2_ctl *c)
+{
+    tempo_position *pos = &p->position;
+    if (c->bpm > 0) pos->bpm = c->bpm;
+    if (c->beats_per_bar > 0) pos->beats_per_bar = c->beats_per_bar;
+    if (c->has_bar) {
+        pos->bar = c->bar;
+        pos->bar_beat = c->bar_beat;
+        p->position_bar_known = true;
+    } else if (p->position_bar_known && pos->bpm > 0 && pos->rolling) {
+        /* no bar given: it moved on at the old tempo since the last report */
+        double beat = pos->bar_beat + (secs(p, c->frame) - pos->time) * pos->bpm / 60.0;
+        double bpb = pos->beats_per_bar > 0 ? pos->beats_per_bar : 4;
+        int64_t whole = (int64_t)floor(beat / bpb);
+        pos->bar += whole;
+        pos->bar_beat = beat - (double)whole * bpb;
+    }
+    pos->time = secs(p, c->frame);
+    pos->rolling = c->speed != 0;
+    if (pos->bpm > 0 && pos->beats_per_bar > 0 && p->position_bar_known)
+        tempo_report_position(session_tempo(p->sess), pos);
+}
+
+static float ctl_value(lv2_plugin *p, lv2_port port)
+{
+    return atomic_load_explicit(&p->ctl_val[port], memory_order_relaxed);
+}
+
+/* The control ports into the session when one changed (a host may move
+ * them every cycle; most cycles change nothing). */
+static void apply_controls(lv2_plugin *p, double now)
+{
+    float v[PORT_COUNT] = {0};
+    bool changed = false;
+    for (int i = PORT_MODE; i < PORT_COUNT; i++) {
+        v[i] = ctl_value(p, (lv2_port)i);
+        if (v[i] != p->applied[i]) changed = true; /* NAN applied: the first pass */
+    }
+    if (!changed) return;
+    session_config c = p->cfg;
+    int mode = (int)lrintf(v[PORT_MODE]);
+    c.mode = (session_mode)(mode < 0 ? 0 : mode > 2 ? 2 : mode);
+    c.sampling.temperature = v[PORT_TEMPERATURE] > 0.05f ? v[PORT_TEMPERATURE] : 0.05f;
+    c.density = v[PORT_DENSITY] > 0.01f ? v[PORT_DENSITY] : 0.01f;
+    c.lookahead = v[PORT_LOOKAHEAD] >= 0.02f ? v[PORT_LOOKAHEAD] : 0.02f;
+    c.quantize_grid = v[PORT_QUANT_GRID] > 0 ? v[PORT_QUANT_GRID] : 0;
+    c.quantize_strength = v[PORT_QUANT_STRENGTH] < 0 ? 0 : v[PORT_QUANT_STRENGTH] > 1 ? 1 : v[PORT_QUANT_STRENGTH];
+    int bars = (int)lrintf(v[PORT_DUET_BARS]);
+    c.duet_bars = bars < 0 ? 0 : bars > 16 ? 16 : bars;
+    GError *err = NULL;
+    if (session_apply_config(p->sess, &c, now, &err)) {
+        p->cfg = c;
+    } else {
+        lv2_log_warning(&p->logger, "continuo: controls: %s\n", err->message);
+        g_error_free(err);
+    }
+    memcpy(p->applied, v, sizeof v);
+}
+
+/* Hands the session's events due before `until` to run(); returns how many. */
+static uint64_t release(lv2_plugin *p, uint64_t next, uint64_t until)
+{
+    uint64_t moved = 0;
+    double now = secs(p, next), end = secs(p, until);
+    for (;;) {
+        size_t space = ring_space(p->out);
+        int cap = space < TAKE_MAX ? (int)space : TAKE_MAX;
+        if (cap == 0) break; /* the rest waits in the session */
+        int n = session_take_due(p->sess, now, end, p->take_ev, cap);
+        for (int i = 0; i < n; i++) {
+            const cn_event *e = &p->take_ev[i];
+            double f = floor(e->time * p->rate + 0.5);
+            uint64_t frame = f > (double)next ? (uint64_t)f : next;
+            lv2_event ev = {frame, p->work_epoch, e->type, e->channel, e->a, e->b};
+            (void)ring_push(p->out, &ev); /* fits: n <= space */
+        }
+        moved += (uint64_t)n;
+        if (n < cap) break;
+    }
+    return moved;
+}
+
+static void pass(lv2_plugin *p, const lv2_work_msg *m)
+{
+    uint64_t next = m->cycle + m->nframes;
+    uint64_t pub = atomic_load_explicit(&p->pub_cycle, memory_order_acquire) +
+                   atomic_load_explicit(&p->pub_nframes, memory_order_relaxed);
+    if (pub > next) next = pub;
+    double now = secs(p, next);
+
+    /* A flush in run() (transport stop, deactivate): the notes it ended are
+     * the session's too; events of the old epoch are dropped by run(). */
+    uint32_t epoch = atomic_load_explicit(&p->pub_epoch, memory_order_acquire);
+    if (epoch != p->work_epoch) {
+        p->work_epoch = epoch;
+        reset_locked(p, now);
+    }
+    lv2_ctl c;
+    while (ring_pop(p->ctl_ring, &c))
+        if (c.kind == CTL_POSITION) feed_position(p, &c);
+
+    lv2_event ev;
+    while (ring_pop(p->in, &ev)) {
+        cn_event e = {secs(p, ev.frame), ev.type, ev.channel, ev.a, ev.b};
+        session_input(p->sess, &e); /* CC 120/123: panic inside the session */
+    }
+    apply_controls(p, now);
+    uint64_t horizon = (uint64_t)HORIZON_CYCLES * m->nframes;
+    if (horizon < (uint64_t)(HORIZON_MIN_S * p->rate)) horizon = (uint64_t)(HORIZON_MIN_S * p->rate);
+    release(p, next, next + horizon);
+    session_step(p->sess, now);
+}
+
+/* ----------------------------------------------------------------------------
+ * The worker interface */
+
+static LV2_Worker_Status work(LV2_Handle instance, LV2_Worker_Respond_Function respond,
+                              LV2_Worker_Respond_Handle handle, uint32_t size, const void *data)
+{
+    lv2_plugin *p = instance;
+    uint32_t kind;
+    if (size < sizeof kind) return LV2_WORKER_ERR_UNKNOWN;
+    memcpy(&kind, data, sizeof kind);
+    if (kind == WORK_SET) {
+        /* the preset or the model from the host's UI (patch:Set) */
+        lv2_work_set m = {0};
+        if (size <= offsetof(lv2_work_set, value) || size > sizeof m) return LV2_WORKER_ERR_UNKNOWN;
+        memcpy(&m, data, size);
+        m.value[sizeof m.value - 1] = '\0';
+        bool is_model = m.property == p->uris.cn_model;
+        GError *err = NULL;
+        if (lv2_engine_load(p, is_model ? NULL : m.value, is_model ? m.value : NULL, &err)) {
+            lv2_log_note(&p->logger, "continuo: model %s, preset %s\n", p->model_path, p->preset_path);
+        } else {
+            lv2_log_error(&p->logger, "continuo: %s\n", err->message);
+            g_error_free(err);
+        }
+        return LV2_WORKER_SUCCESS;
+    }
+    lv2_work_msg m;
+    if (size != sizeof m) return LV2_WORKER_ERR_UNKNOWN;
+    memcpy(&m, data, sizeof m);
+    if (m.kind == WORK_TICK) {
+        g_mutex_lock(&p->mu);
+        if (p->sess) pass(p, &m);
+        g_mutex_unlock(&p->mu);
+        atomic_store_explicit(&p->work_pending, false, memory_order_release);
+        return LV2_WORKER_SUCCESS;
+    }
+    if (m.kind == WORK_LOAD_SYNTH) {
+        GError *err = NULL;
+        char *sf = synth_find_soundfont(NULL, &err);
+        synth *syn = sf ? synth_new(sf, (int)p->rate, &err) : NULL;
+        if (!syn) {
+            /* once: run() asks only once per instance */
+            lv2_log_warning(&p->logger, "continuo: no audio, MIDI out only: %s\n", err->message);
+            g_error_free(err);
+        } else {
+            lv2_log_note(&p->logger, "continuo: audio from %s\n", sf);
+            respond(handle, sizeof syn, &syn);
+        }
+        g_free(sf);
+        return LV2_WORKER_SUCCESS;
+    }
+    return LV2_WORKER_ERR_UNKNOWN;
+}
+
+/* Audio thread: installs the synth loaded by work(). */
+static LV2_Worker_Status work_response(LV2_Handle instance, uint32_t size, const void *data)
+{
+    lv2_plugin *p = instance;
+    synth *syn;
+    if (size != sizeof syn) return LV2_WORKER_ERR_UNKNOWN;
+    memcpy(&syn, data, sizeof syn);
+    if (p->syn) return LV2_WORKER_ERR_UNKNOWN; /* cannot happen: asked once */
+    p->syn = syn;
+    return LV2_WORKER_SUCCESS;
+}
+
+static const LV2_Worker_Interface worker_iface = {work, work_response, NULL};
+
+const void *lv2_worker_interface(void) { return &worker_iface; }
+
+void lv2_work_reset(lv2_plugin *p)
+{
+    g_mutex_lock(&p->mu);
+    if (p->sess) reset_locked(p, secs(p, p->frame));
+    g_mutex_unlock(&p->mu);
+}
