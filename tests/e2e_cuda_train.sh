@@ -23,22 +23,7 @@ if [ -n "$nvcc" ] && [ "${CUDA:-1}" != 0 ]; then
   echo "build: $build/lib/libcontinuo-cuda.so present (nvcc $nvcc)"
 fi
 
-# A token file (tokfile.h) of a repeating phrase, as e2e_train.sh writes it.
-le() { local v=$1 n=$2 i; for ((i = 0; i < n; i++)); do printf -v h '%02x' $((v & 255)); printf "\\x$h"; v=$((v >> 8)); done; }
-gen_tokens() {
-  local path=$1 n=$2 docs=$(( ($2 + 399) / 400 )) i t p
-  {
-    printf 'CNTNTOK1'; le 1 4; le 1 4; le "$n" 8; le "$docs" 4; le 0 4
-    for ((i = 0; i < n; i++)); do
-      if (( i % 400 == 0 )); then t=1
-      else
-        p=$(( 60 + (i / 4) % 7 ))
-        case $(( i % 4 )) in 0) t=$((364 + 20));; 1) t=$((8 + p));; 2) t=$((263 + 12));; 3) t=$((136 + p));; esac
-      fi
-      le "$t" 2
-    done
-  } > "$path"
-}
+. "$(dirname "$0")/train_lib.sh"
 gen_tokens "$tmp/train.bin" 4000
 gen_tokens "$tmp/val.bin" 1200
 shape=(--dim 32 --layers 2 --heads 2 --hidden 64 --ctx 64 --batch 4 --window 64
