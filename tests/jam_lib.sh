@@ -47,11 +47,12 @@ start_jackd() {
 # xruns (a loaded VM: the scheduler then wakes realtime threads late), in
 # which case the smallest of 256, 512, 1024 that can, said aloud. Every
 # check below is stated in periods, so it holds at any period.
-# CONTINUO_E2E_PERIOD forces one.
-choose_period() {
+# CONTINUO_E2E_PERIOD forces one; an argument sets the shortest to try.
+choose_period() { # [MIN_FRAMES]
   if [ -n "${CONTINUO_E2E_PERIOD:-}" ]; then PERIOD=$CONTINUO_E2E_PERIOD; log "period: $PERIOD (forced)"; return; fi
   local p n
   for p in 128 256 512 1024; do
+    [ "$p" -ge "${1:-128}" ] || continue
     PERIOD=$p
     start_jackd "probe$p"
     "$BIN/continuo-record" --audio system:capture_1 --log "$JAM_TMP/probe$p.log" --duration 2 2> /dev/null
