@@ -98,7 +98,6 @@ struct session {
     session_stats st;
     /* tempo sync (issue 8) */
     tempo_clock tempo;
-    double q_grid, q_strength; /* live quantize settings (beats, 0..1) */
     double *tshift;    /* (cap) quantize shift of each model NOTE_ON token in toks[] (s) */
     double gen_floor;  /* session_step's floor: nothing is scheduled before it */
     double gen_hi;     /* end of the window the next sampled token is in (s; quantize stays inside) */
@@ -272,7 +271,7 @@ static void append_heard(session *s, int tok, bool performer, double host_time)
 static double quantize_shift(const session *s, double t, double lo, double hi)
 {
     double keep = MAX(lo - t, 0.0);
-    double g = s->q_grid, k = s->q_strength;
+    double g = s->cfg.quantize_grid, k = s->cfg.quantize_strength;
     if (!(g > 0) || !(k > 0) || !tempo_known(&s->tempo, s->tempo_now)) return keep;
     double n = floor(tempo_beat_at(&s->tempo, t) / g + 0.5);
     if (t + k * (tempo_time_of_beat(&s->tempo, n * g) - t) < lo) /* need T(n g) >= t + (lo - t) / k */
@@ -793,8 +792,6 @@ session *session_new(const session_config *c, const model *m, GError **err)
     s->toks = g_new(int, s->cap);
     s->tshift = g_new0(double, s->cap);
     tempo_init(&s->tempo);
-    s->q_grid = c->quantize_grid;
-    s->q_strength = c->quantize_strength;
     s->gen_floor = -INFINITY;
     s->gen_hi = INFINITY;
     s->tempo_now = -INFINITY;
@@ -891,8 +888,6 @@ gboolean session_apply_config(session *s, const session_config *c, double now, G
     s->cfg = nc;
     s->params = nc.sampling;
     s->density = nc.density;
-    s->q_grid = nc.quantize_grid;
-    s->q_strength = nc.quantize_strength;
     if (nc.mode != old_mode) session_set_mode(s, nc.mode, now);
     return TRUE;
 }
@@ -904,6 +899,6 @@ tempo_clock *session_tempo(session *s) { return &s->tempo; }
 
 void session_set_quantize(session *s, double grid_beats, double strength)
 {
-    s->q_grid = grid_beats > 0 && isfinite(grid_beats) ? grid_beats : 0;
-    s->q_strength = isfinite(strength) ? CLAMP(strength, 0.0, 1.0) : 0;
+    s->cfg.quantize_grid = grid_beats > 0 && isfinite(grid_beats) ? grid_beats : 0;
+    s->cfg.quantize_strength = isfinite(strength) ? CLAMP(strength, 0.0, 1.0) : 0;
 }
