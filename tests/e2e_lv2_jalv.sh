@@ -32,7 +32,11 @@ for b in continuo-perform continuo-record; do
 done
 command -v jackd > /dev/null || fail "jackd not installed (tools/install-deps)"
 
-choose_period
+# Test 2 checks the beat grid, not latency: start at 512 frames. At 128 on
+# this loaded 2-core machine jalv's plugin put 102 of 165 quantized onsets
+# exactly one period late (its non-RT worker and skipped cycles; see README),
+# over the half the test excuses.
+choose_period 512
 start_jackd lv2
 pick_model
 T=$JAM_TMP
