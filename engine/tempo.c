@@ -39,7 +39,7 @@ void tempo_report_position(tempo_clock *c, const tempo_position *p)
     if (!(p->bpm > 0) || !(p->beats_per_bar > 0) || !isfinite(p->time) || !isfinite(p->bar_beat))
         return; /* a host without a valid BBT: nothing to learn */
     double beat = (double)p->bar * p->beats_per_bar + p->bar_beat;
-    if (c->source == SRC_POSITION && c->rolling && p->rolling && p->bpm == c->bpm &&
+    if (!p->on_change && c->source == SRC_POSITION && c->rolling && p->rolling && p->bpm == c->bpm &&
         p->beats_per_bar == c->beats_per_bar) {
         if (beat == c->anchor_beat && p->time > c->anchor_time) return; /* stale */
         double d = fabs(beat - tempo_beat_at(c, p->time));

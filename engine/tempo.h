@@ -49,6 +49,11 @@ typedef struct {
     int64_t bar;          /* bar number, 0-based */
     double bar_beat;      /* beat within the bar, 0-based, fractional */
     bool rolling;         /* the transport moves (stopped: the grid stands still) */
+    bool on_change;       /* the host reports only when the position jumps (LV2 hosts
+                             send time:Position on a relocation, a tempo change or a
+                             skipped cycle): every report is taken at once.
+                             FALSE: the host reports every cycle (JACK transport), and
+                             the glitch filter of tempo_report_position applies */
 } tempo_position;
 
 /* The clock's state. Fields are private to tempo.c (public only so hosts
@@ -89,14 +94,22 @@ int tempo_source(const tempo_clock *c);
 /* Forget everything: free time (as after tempo_init). */
 void tempo_reset(tempo_clock *c);
 
-/* (a) A position report; reports may come every cycle or only on change.
- * Hosts glitch, so while rolling at an unchanged tempo and meter: a report
+/* (a) A position report; reports may come every cycle or only on change
+ * (p->on_change). A host reporting every cycle glitches, so for it, while
+ * rolling at an unchanged tempo and meter: a report
  * whose position has not moved since the last one while time has (a stale
  * BBT: JACK repeats the last one when the timebase master missed a cycle)
  * is ignored, and a phase change under a quarter beat (bigger than 0.001
  * beat, the tick rounding of hosts) is taken only when the next report
  * agrees with it (JACK can report a cycle's position one period off once
- * after an xrun). Relocations, starts, stops and tempo changes apply at once. */
+ * after an xrun). Relocations, starts, stops and tempo changes apply at once.
+ * An on-change host sends no second report to confirm a shift, so each of
+ * its reports is taken at once: after a cycle the host did not run the
+ * plugin for, its one report is the new truth (waiting for a second one
+ * left every later note a period late). Its glitches are its own to undo
+ * with its next report (jalv, running late, can read the transport a cycle
+ * early and report the correction a cycle or two later; a stale BBT that a
+ * host passes on stays until its next report). */
 void tempo_report_position(tempo_clock *c, const tempo_position *p);
 /* (b) One MIDI realtime byte (0xF8, 0xFA, 0xFB, 0xFC; others ignored) that
  * arrived at `time` (s; non-decreasing). Clock ticks with no 0xFA seen yet

@@ -17,8 +17,8 @@
 # time:Position. Every model onset while the transport rolls must lie on one
 # sixteenth grid of 120 bpm (6000 frames at 48 kHz): within 1 ms of the
 # onsets' common phase (the phase is measured, not assumed; the period is),
-# or a whole number of JACK periods after it, for at most half of them (see
-# below: cycles the server skipped).
+# or a whole number of JACK periods after it only shortly after an xrun
+# (see below).
 # Takes about 50 s.
 set -u
 cd "$(dirname "$0")/.."
@@ -32,10 +32,8 @@ for b in continuo-perform continuo-record; do
 done
 command -v jackd > /dev/null || fail "jackd not installed (tools/install-deps)"
 
-# Test 2 checks the beat grid, not latency: start at 512 frames. At 128 on
-# this loaded 2-core machine jalv's plugin put 102 of 165 quantized onsets
-# exactly one period late (its non-RT worker and skipped cycles; see README),
-# over the half the test excuses.
+# Test 2 checks the beat grid, not latency: start at 512 frames (fewer xruns
+# on a loaded 2-core machine, so fewer excused onsets).
 choose_period 512
 start_jackd lv2
 pick_model
@@ -114,16 +112,19 @@ last=$(awk '!/^#/ { f = $1 } END { print f }' "$T/perf2.log")
 awk -v a=$(( start + RATE / 2 )) -v b=$(( last + 2 * RATE )) \
   '$2 == "m0" && $3 == "on" && $4 == 1 && $1 >= a && $1 < b { print $1 }' "$T/rec2.log" > "$T/onsets2.txt"
 # The phase is the most common onset frame modulo the grid; an onset whose
-# distance to it is a whole number of periods (within 1 ms) is counted as
-# "a period late". Seen at 256-frame periods on this loaded machine, in a
-# burst (6 of 138 onsets within 0.13 s), not in three runs at 512. The
-# likely cause: the plugin counts time in the frames it is run for; when the
-# server skips jalv for a cycle (an xrun), the notes the model had already
-# scheduled play one period later on the server's clock, until a later
-# time:Position re-anchors the grid. The MIDI thru notes, written in the cycle they
-# arrive, are never shifted: their delays are printed. Anything else off the
-# grid, or more than half of the onsets shifted, fails.
+# distance to it is a whole number of periods (within 1 ms) is "a period
+# late". Under xruns that happens, and not by the plugin's doing: a cycle the
+# server did not run jalv for leaves the plugin's clock behind until jalv's
+# next time:Position re-anchors the grid (the notes already scheduled come
+# late), and a client running late stamps its cycle with the next one's
+# frame (jalv's transport reading; the recorder's frame times). So a late
+# onset is excused within 2 s after an xrun or skip that the recorder logged;
+# any other late onset fails (the plugin once waited for a second report to
+# confirm a shift, which jalv never sends: every later onset came late), as
+# does any onset off the grid. The MIDI thru notes, written in the cycle
+# they arrive, are never shifted: their delays are printed.
 r=$(awk -v G=6000 -v P=$PERIOD -v R=$RATE '
+  FNR == NR { if ($2 == "skip" || $2 == "xrun") x[++nx] = $1; next }
   { f[++n] = $1; c[$1 % G]++ }
   END {
     if (n < 10) { print "only " n " onsets"; exit 1 }
@@ -133,16 +134,19 @@ r=$(awk -v G=6000 -v P=$PERIOD -v R=$RATE '
       d = (f[i] - ph) % G; if (d < 0) d += G; if (d > G / 2) d -= G
       k = int(d / P + (d < 0 ? -0.5 : 0.5)); e = d - k * P; if (e < 0) e = -e
       if (e > w) w = e
-      if (k != 0) late++
+      if (k == 0) continue
+      late++
+      for (j = 1; j <= nx; j++) if (x[j] <= f[i] && f[i] - x[j] <= 2 * R) break
+      if (j > nx) unexcused++
     }
-    printf "%d %d %.3f\n", n, late, 1e3 * w / R
-    exit (1e3 * w / R > 1.0 || 2 * late > n) }' "$T/onsets2.txt") ||
-  fail "test 2: model onsets off the 120 bpm sixteenth grid: $r (onsets, a period late, worst ms)"
+    printf "%d %d %d %.3f\n", n, late, unexcused, 1e3 * w / R
+    exit (1e3 * w / R > 1.0 || unexcused > 0) }' "$T/rec2.log" "$T/onsets2.txt") ||
+  fail "test 2: model onsets off the 120 bpm sixteenth grid, or late with no xrun before them: $r (onsets, whole periods late, of them not after an xrun, worst ms off)"
 set -- $r
 thru=$(paste <(awk '$2 == "p0" && ($3 == "on" || $3 == "off") { print $1 }' "$T/perf2.log") \
              <(awk '$2 == "m0" && $4 == 0 && ($3 == "on" || $3 == "off") { print $1 }' "$T/rec2.log") |
        awk '{ d[$2 - $1]++ } END { for (k in d) printf "%s frames x%d; ", k, d[k] }')
-log "test 2: $1 model onsets while the transport rolled: worst $3 ms off the sixteenth grid;" \
-    "$2 of them whole periods late (MIDI thru delays: $thru)"
+log "test 2: $1 model onsets while the transport rolled: worst $4 ms off the sixteenth grid;" \
+    "$2 of them whole periods late, each within 2 s after an xrun (MIDI thru delays: $thru)"
 exec 3>&-
 log "PASS"

@@ -143,6 +143,37 @@ static void test_position_glitches(void **state)
     assert_float_equal(tempo_beat_at(&c, 20 * P), 16.05, 1e-9);
 }
 
+/* An on-change host (LV2 time:Position: a report only when the position
+ * jumps) that skipped a cycle: its one report, a period ahead of the line,
+ * is taken at once; no confirming report would ever come. */
+static void test_position_on_change(void **state)
+{
+    (void)state;
+    const double P = 512.0 / SR;
+    tempo_clock c;
+    tempo_init(&c);
+    tempo_position p = {.time = 0, .bpm = 120, .beats_per_bar = 4, .bar = 0, .bar_beat = 0.5,
+                        .rolling = true, .on_change = true};
+    tempo_report_position(&c, &p);
+    assert_float_equal(tempo_time_of_beat(&c, 8.5), 4.0, 1e-9);
+    /* at host time 3 s (the plugin's clock) the song is a period further on */
+    p.time = 3.0;
+    p.bar = 1;
+    p.bar_beat = 2.5 + P * 2; /* beat 6.5 + one period at 2 beats/s */
+    tempo_report_position(&c, &p);
+    assert_float_equal(tempo_time_of_beat(&c, 8.5), 4.0 - P, 1e-9);
+    /* the same report from an every-cycle host waits for a second one */
+    tempo_init(&c);
+    p = (tempo_position){.time = 0, .bpm = 120, .beats_per_bar = 4, .bar = 0, .bar_beat = 0.5,
+                         .rolling = true};
+    tempo_report_position(&c, &p);
+    p.time = 3.0;
+    p.bar = 1;
+    p.bar_beat = 2.5 + P * 2;
+    tempo_report_position(&c, &p);
+    assert_float_equal(tempo_time_of_beat(&c, 8.5), 4.0, 1e-9);
+}
+
 /* ---- the beat clock: MIDI clock ------------------------------------------- */
 
 typedef struct {
@@ -768,6 +799,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_position_queries),
         cmocka_unit_test(test_position_glitches),
+        cmocka_unit_test(test_position_on_change),
         cmocka_unit_test(test_midi_clock_jitter),
         cmocka_unit_test(test_midi_clock_tempo_change),
         cmocka_unit_test(test_midi_clock_transport),

@@ -60,6 +60,7 @@ static void feed_position(lv2_plugin *p, const lv2_ctl *c)
     }
     pos->time = secs(p, c->frame);
     pos->rolling = c->speed != 0;
+    pos->on_change = true; /* LV2 hosts send time:Position when it jumps, not every cycle */
     if (pos->bpm > 0 && pos->beats_per_bar > 0 && p->position_bar_known)
         tempo_report_position(session_tempo(p->sess), pos);
 }
