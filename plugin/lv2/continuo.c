@@ -34,13 +34,35 @@
 typedef struct {
     lv2_plugin *p;
     uint32_t nframes;
-    int n; /* entries in p->cycle_ev */
+    int n;   /* entries in p->cycle_ev */
+    int max; /* events that fit in the list and in the host's atom output */
 } cycle_out;
 
+/* Bytes one 3-byte MIDI event takes in an atom sequence: the event header
+ * (time, atom size and type) and the body padded to 8. */
+#define MIDI_EVENT_BYTES (sizeof(LV2_Atom_Event) + 8)
+
+/* How many events this cycle can write: the list's size, or fewer when the
+ * host's MIDI output buffer (its atom size before run(), the capacity)
+ * holds fewer. Deciding here, before the sounding table changes, means an
+ * event that does not fit is dropped whole (counted), never written to the
+ * table but not to the host. */
+static int cycle_capacity(const lv2_plugin *p)
+{
+    if (!p->midi_out) return CYCLE_EVENTS_MAX;
+    uint32_t cap = p->midi_out->atom.size;
+    uint32_t head = sizeof(LV2_Atom) + sizeof(LV2_Atom_Sequence_Body);
+    size_t fits = cap > head ? (cap - head) / MIDI_EVENT_BYTES : 0;
+    return fits < CYCLE_EVENTS_MAX ? (int)fits : CYCLE_EVENTS_MAX;
+}
+
 /* Appends an event at `offset` (>= every earlier one) unless the cycle's
- * list is full (counted). Keeps the sounding table: a note-off for a note
- * not sounding is dropped; a note-on over a sounding note re-strikes it
- * (note-off first). */
+ * output is full (counted). The last quarter of it is kept for note-offs,
+ * so a crowded cycle drops new notes before it drops the end of one. Keeps
+ * the sounding table: a note-off for a note not sounding is dropped; a
+ * note-on over a sounding note re-strikes it (note-off first). A note whose
+ * note-off was dropped stays in the table and is ended later (re-strike,
+ * transport stop, deactivate). */
 static void out_add(cycle_out *o, uint32_t offset, uint8_t type, uint8_t ch, uint8_t a, uint8_t b)
 {
     lv2_plugin *p = o->p;
@@ -51,7 +73,7 @@ static void out_add(cycle_out *o, uint32_t offset, uint8_t type, uint8_t ch, uin
     } else if (type == CN_EV_NOTE_ON && p->sounding[ch][a]) {
         out_add(o, offset, CN_EV_NOTE_OFF, ch, a, 64);
     }
-    if (o->n >= CYCLE_EVENTS_MAX) {
+    if (o->n >= (type == CN_EV_NOTE_OFF ? o->max : o->max - o->max / 4)) {
         atomic_fetch_add_explicit(&p->drops_out, 1, memory_order_relaxed);
         return;
     }
@@ -236,7 +258,7 @@ static void run(LV2_Handle instance, uint32_t nframes)
 {
     lv2_plugin *p = instance;
     if (nframes == 0) return;
-    cycle_out o = {p, nframes, 0};
+    cycle_out o = {p, nframes, 0, cycle_capacity(p)};
     atomic_store_explicit(&p->pub_nframes, nframes, memory_order_relaxed);
     atomic_store_explicit(&p->pub_cycle, p->frame, memory_order_release);
 
