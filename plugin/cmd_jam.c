@@ -774,11 +774,13 @@ int cmd_jam(int argc, char **argv)
             /* Every note the model started ends on midi_out: the client stays
              * active until a cycle that began after the hand-over has written
              * the last note-off (and one more ran), whatever the period;
-             * bounded, as an xrun storm or a dying server stops the cycles. */
+             * bounded, as a dying server stops the cycles (2 s: an xrun storm
+             * on a loaded machine can stall them for over half a second, and a
+             * note-off lost there is a hanging note in the DAW). */
             uint64_t since = jack_host_cycles(j.h);
             jack_host_synth_all_off(j.h); /* the performer's notes too */
             double period_s = (double)j.period / j.rate;
-            gint64 deadline = g_get_monotonic_time() + (gint64)((0.5 + 4 * period_s) * 1e6);
+            gint64 deadline = g_get_monotonic_time() + (gint64)((2.0 + 4 * period_s) * 1e6);
             while (!jack_host_output_written(j.h, since) && !jack_host_dead(j.h) &&
                    g_get_monotonic_time() < deadline) {
                 g_usleep(2000);
@@ -786,7 +788,7 @@ int cmd_jam(int argc, char **argv)
             }
             if (!jack_host_output_written(j.h, since) && !jack_host_dead(j.h))
                 log_warn("the last note-offs were not written to midi_out within %.0f ms "
-                         "(%zu events left)", 1e3 * (0.5 + 4 * period_s), jack_host_output_pending(j.h));
+                         "(%zu events left)", 1e3 * (2.0 + 4 * period_s), jack_host_output_pending(j.h));
             gint64 tail = g_get_monotonic_time() + (j.syn ? 300000 : 0);
             while (g_get_monotonic_time() < tail && !jack_host_dead(j.h)) {
                 g_usleep(10000);
