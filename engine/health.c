@@ -176,7 +176,9 @@ int health_check(health *h, session *s, double now)
             set_controls(h, s, nt, h->st.density);
             h->nudged = true;
         }
-        h->loop_base = span; /* answer the same loop again only after loop_limit more notes */
+        /* the same loop, still going, is answered again after half as many
+         * more notes: a loop that outlived one answer is a sticky one */
+        h->loop_base = span - h->cfg.loop_limit / 2;
         h->last_response = now;
         h->st.loop_responses++;
         done |= HEALTH_LOOP;

@@ -23,7 +23,8 @@
  *     crowd_window/2 while crowded — a model left alone for hours can drift
  *     into ever denser textures, as a silent one can drift into silence;
  *   - a repeated span reaching loop_limit notes: temperature up by
- *     temp_boost (at most temp_max), and the span counted anew;
+ *     temp_boost (at most temp_max), and again every loop_limit/2 notes
+ *     while that span goes on (a loop that outlives an answer is sticky);
  *   - after relax_s without a response, both controls go back to the base
  *     (the values before the first response; a change made by someone else,
  *     e.g. a CC, becomes the new base);
