@@ -592,6 +592,59 @@ static void test_panic(void **state)
     rig_free(r);
 }
 
+/* Shutdown: session_panic, then everything left (session_take_due up to
+ * infinity, as the hosts do when they stop) must be note-offs for the notes
+ * sounding at the host, at once: nothing new may start, nothing may be held
+ * back for later. Solo with quantize on a grid (a tempo from position
+ * reports and from MIDI clock that has just stopped), stopped at many
+ * moments. */
+static void test_stop_ends_at_once(void **state)
+{
+    for (int clock = 0; clock < 2; clock++) {
+        session_config c;
+        base_config(&c, SESSION_SOLO);
+        c.lookahead = 0.5;
+        rig *r = rig_new(model_big(state), &c);
+        session_set_quantize(r->s, 0.25, 1.0);
+        tempo_clock *tc = session_tempo(r->s);
+        double clock_end = 6.0;
+        double next_tick = 0;
+        for (int stop = 0; stop < 8; stop++) {
+            double until = r->now + 0.9;
+            while (r->now < until) {
+                if (clock == 0) {
+                    tempo_position pos = {.time = r->now, .bpm = 120, .beats_per_bar = 4,
+                                          .bar = (int64_t)floor(r->now * 2 / 4),
+                                          .bar_beat = fmod(r->now * 2, 4), .rolling = true};
+                    tempo_report_position(tc, &pos);
+                } else {
+                    while (next_tick <= r->now && next_tick < clock_end) {
+                        tempo_midi_byte(tc, next_tick == 0 ? 0xFA : 0xF8, next_tick);
+                        next_tick += 60.0 / (100 * 24);
+                        if (next_tick >= clock_end) tempo_midi_byte(tc, 0xFC, next_tick);
+                    }
+                }
+                rig_tick(r);
+                r->now += DT;
+            }
+            double t = r->now;
+            guint before = r->out->len;
+            session_panic(r->s, t);
+            rig_take(r, INFINITY);
+            for (guint i = before; i < r->out->len; i++) {
+                const cn_event *e = &g_array_index(r->out, cn_event, i);
+                if (e->type != CN_EV_NOTE_OFF || e->time > t + HORIZON + EPS)
+                    fail_msg("%s, stop %d at %.3f s: after the panic, a %s at %.3f s",
+                             clock ? "MIDI clock" : "positions", stop, t,
+                             e->type == CN_EV_NOTE_OFF ? "note-off" : "note-on", e->time);
+            }
+            assert_int_equal(sounding_after(r->out, r->out->len), 0);
+            r->now += DT;
+        }
+        rig_free(r);
+    }
+}
+
 /* Solo for 10 simulated minutes on a 96-token context: the cache slides,
  * notes keep coming, nothing hangs, nothing is late. */
 static void test_solo_endless(void **state)
@@ -921,6 +974,7 @@ int main(void)
         cmocka_unit_test(test_rollback),
         cmocka_unit_test(test_accompany),
         cmocka_unit_test(test_panic),
+        cmocka_unit_test(test_stop_ends_at_once),
         cmocka_unit_test(test_solo_endless),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_degrade_and_stall),
