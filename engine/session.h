@@ -122,8 +122,10 @@ void session_step(session *s, double now);
  * note-off is released at `now`. Any cap >= 1 works (a re-strike, NOTE_OFF
  * + NOTE_ON, waits for a call with room for both). */
 int session_take_due(session *s, double now, double until, cn_event *out, int cap);
-/* End every sounding model note and cancel the schedule: the note-offs come
- * out of the next session_take_due. In duet the current answer ends (the
+/* End every sounding model note and cancel the schedule: everything not yet
+ * handed out, speculative or already heard, is dropped, and the note-offs
+ * for what the host holds come out of the next session_take_due, at `now`
+ * (or after the last event handed out). In duet the current answer ends (the
  * model waits for the performer's next call); accompany and solo go on
  * playing from now (use session_set_running(FALSE) to silence them). */
 void session_panic(session *s, double now);
