@@ -54,12 +54,9 @@ static char *write_model(bool nan)
         model_weights_map(&w, &c, p);
         for (int i = 0; i < c.dim; i++) w.rms_final[i] = NAN;
     }
-    char *path = NULL;
     GError *err = NULL;
-    int fd = g_file_open_tmp("continuo-test-pump-XXXXXX.bin", &path, &err);
-    assert_true(fd >= 0);
-    close(fd);
-    if (!model_file_write(path, &c, p, &err)) fail_msg("%s", err->message);
+    char *path = model_random_write_temp(&c, p, "continuo-test-pump", &err);
+    if (!path) fail_msg("%s", err->message);
     g_free(p);
     return path;
 }

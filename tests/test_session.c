@@ -59,10 +59,8 @@ static test_model *model_make(int seq_len, guint32 seed, bool nan_weights)
     }
     test_model *tm = g_new0(test_model, 1);
     GError *err = NULL;
-    int fd = g_file_open_tmp("continuo-test-session-XXXXXX.bin", &tm->path, &err);
-    assert_true(fd >= 0);
-    close(fd);
-    assert_true(model_file_write(tm->path, &c, p, &err));
+    tm->path = model_random_write_temp(&c, p, "continuo-test-session", &err);
+    if (!tm->path) fail_msg("%s", err->message);
     g_free(p);
     tm->m = model_load(tm->path, &err);
     if (!tm->m) fail_msg("%s", err->message);

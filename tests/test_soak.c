@@ -45,12 +45,9 @@
 static char *write_random_model(const model_config *c, guint32 seed)
 {
     float *p = model_random_params(c, seed, 0.02f);
-    char *path = NULL;
     GError *err = NULL;
-    int fd = g_file_open_tmp("continuo-test-soak-XXXXXX.bin", &path, &err);
-    assert_true(fd >= 0);
-    close(fd);
-    if (!model_file_write(path, c, p, &err)) fail_msg("%s", err->message);
+    char *path = model_random_write_temp(c, p, "continuo-test-soak", &err);
+    if (!path) fail_msg("%s", err->message);
     g_free(p);
     return path;
 }
@@ -112,10 +109,8 @@ static model *loop_model(char **path)
         w.wcls[(size_t)cyc[(k + 1) % 9] * c.dim + k] = LOOP_GAP / 8.0f;
     }
     GError *err = NULL;
-    int fd = g_file_open_tmp("continuo-test-soak-XXXXXX.bin", path, &err);
-    assert_true(fd >= 0);
-    close(fd);
-    if (!model_file_write(*path, &c, p, &err)) fail_msg("%s", err->message);
+    *path = model_random_write_temp(&c, p, "continuo-test-soak", &err);
+    if (!*path) fail_msg("%s", err->message);
     g_free(p);
     return load_or_fail(*path);
 }

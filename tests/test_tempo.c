@@ -354,10 +354,8 @@ static int setup_model(void **state)
     float *p = model_random_params(&c, 7, 0.02f);
     test_model *tm = g_new0(test_model, 1);
     GError *err = NULL;
-    int fd = g_file_open_tmp("continuo-test-tempo-XXXXXX.bin", &tm->path, &err);
-    assert_true(fd >= 0);
-    close(fd);
-    assert_true(model_file_write(tm->path, &c, p, &err));
+    tm->path = model_random_write_temp(&c, p, "continuo-test-tempo", &err);
+    if (!tm->path) fail_msg("%s", err->message);
     g_free(p);
     tm->m = model_load(tm->path, &err);
     if (!tm->m) fail_msg("%s", err->message);

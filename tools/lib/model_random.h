@@ -15,4 +15,10 @@ void model_random_default_config(model_config *c);
  * norm gains 1. Same seed, same parameters. Free with g_free. */
 float *model_random_params(const model_config *c, guint32 seed, float std);
 
+/* Writes a model file of c and params to a new temporary file named
+ * TAG-XXXXXX.bin (tests: "continuo-test-soak") and returns its path (g_free
+ * it; the caller removes the file), or NULL with *err set. */
+char *model_random_write_temp(const model_config *c, const float *params, const char *tag,
+                              GError **err);
+
 #endif
