@@ -665,26 +665,25 @@ int session_take_due(session *s, double now, double until, cn_event *out, int ca
  * at once (at now, or after the last event handed out). Not only the
  * speculation: tokens already heard can have events still scheduled (a
  * quantized onset moved past the last released event, a note-off behind it),
- * and a stop must not wait for them, nor start them. A note the host holds
- * whose NOTE_OFF token was heard but whose event was still scheduled gets
- * its note-off here; the others through end_model_notes. */
+ * and a stop must not wait for them, nor start them. The model's stream ends
+ * its notes (end_model_notes, from an empty schedule so that it does not wait
+ * either); the host gets a note-off for each note it holds, whatever the
+ * stream says (its tokens can run ahead of the clock, and a heard NOTE_OFF
+ * token's event may have been among those cancelled). */
 static void cancel_and_end(session *s, double now)
 {
     clock_start(s, now);
     rollback(s);
     g_array_set_size(s->sched, 0);
+    end_model_notes(s, now);
+    g_array_set_size(s->sched, 0);
     double host = MAX(now, s->out_floor);
     for (int p = 0; p < 128; p++)
-        if (s->out_sounding[p] && !s->heard.dec.sounding[p]) {
+        if (s->out_sounding[p]) {
             cn_event off = {.time = host, .type = CN_EV_NOTE_OFF,
                             .channel = (uint8_t)s->cfg.model_channel, .a = (uint8_t)p, .b = 0};
             sched_insert(s, &off, 0);
         }
-    end_model_notes(s, now);
-    /* The heard stream can run ahead of the clock (its last token may be a
-     * quantized onset moved earlier than its tick): the note-offs go out at
-     * once all the same. The schedule holds only them now. */
-    for (guint i = 0; i < s->sched->len; i++) g_array_index(s->sched, sched_item, i).ev.time = host;
 }
 
 void session_panic(session *s, double now)
