@@ -588,6 +588,26 @@ static void test_notes_and_note_offs(void **state)
     assert_no_rt_allocs();
 }
 
+/* The grid of the quantize tests: sixteenths at 120 bpm (6000 frames), the
+ * song's beat 7.3 at frame 0. The worst distance (frames) of a note-on at or
+ * after frame `from` to that grid; *n counts them. */
+static double grid_worst(const GArray *out, uint64_t from, long *n)
+{
+    const double grid_frames = 0.25 * 60.0 / 120.0 * RATE;
+    const double beat0_frames = 7.3 * 60.0 / 120.0 * RATE;
+    double worst = 0;
+    *n = 0;
+    for (guint i = 0; i < out->len; i++) {
+        const out_ev *e = &g_array_index(out, out_ev, i);
+        if ((e->msg[0] & 0xf0) != 0x90 || !e->msg[2] || e->frame < from) continue;
+        double x = ((double)e->frame + beat0_frames) / grid_frames;
+        double err = fabs(x - round(x)) * grid_frames;
+        if (err > worst) worst = err;
+        (*n)++;
+    }
+    return worst;
+}
+
 /* Solo at 120 bpm (time:Position every 50 cycles, the song starting at beat
  * 7.3 so the grid is not the frame counter's), quantize 1/16 at strength 1:
  * every model onset on a sixteenth. Then the transport stops: the notes end
@@ -601,18 +621,8 @@ static void test_quantize_and_transport_stop(void **state)
     lilv_instance_activate(h->inst);
     feed f = {NULL, 0, 0, 120, 7.3, 50};
     play(h, &f, 8);
-    const double grid_frames = 0.25 * 60.0 / 120.0 * RATE; /* 6000 */
-    const double beat0_frames = 7.3 * 60.0 / 120.0 * RATE;
     long n = 0;
-    double worst = 0;
-    for (guint i = 0; i < h->out->len; i++) {
-        const out_ev *e = &g_array_index(h->out, out_ev, i);
-        if ((e->msg[0] & 0xf0) != 0x90 || !e->msg[2]) continue;
-        double x = ((double)e->frame + beat0_frames) / grid_frames;
-        double err = fabs(x - round(x)) * grid_frames;
-        if (err > worst) worst = err;
-        n++;
-    }
+    double worst = grid_worst(h->out, 0, &n);
     print_message("quantize 1/16 at 120 bpm: %ld model onsets, worst %.2f frames off the grid\n", n,
                   worst);
     assert_true(n > 10);
@@ -678,8 +688,6 @@ static void quantize_after_skip(int kind, int blocks)
         cycle_run(h);
     }
     play(h, &f, 6);
-    const double grid_frames = 0.25 * 60.0 / 120.0 * RATE; /* 6000 */
-    const double beat0_frames = 7.3 * 60.0 / 120.0 * RATE;
     /* What the plugin scheduled before the report (its lookahead, 0.2 s)
      * may still play late, and for about a second after it a note re-struck
      * in a chord came one block late now and then (seen with the step-5200
@@ -688,15 +696,7 @@ static void quantize_after_skip(int kind, int blocks)
      * not understood yet). Judge the onsets from 1.5 s after the report. */
     const uint64_t from = skipped_at + 3 * RATE / 2;
     long n = 0;
-    double worst = 0;
-    for (guint i = 0; i < h->out->len; i++) {
-        const out_ev *e = &g_array_index(h->out, out_ev, i);
-        if ((e->msg[0] & 0xf0) != 0x90 || !e->msg[2] || e->frame < from) continue;
-        double x = ((double)e->frame + beat0_frames) / grid_frames;
-        double err = fabs(x - round(x)) * grid_frames;
-        if (err > worst) worst = err;
-        n++;
-    }
+    double worst = grid_worst(h->out, from, &n);
     static const char *what[] = {"a report with time:frame", "a report without time:frame",
                                  "a report a cycle early, then one back on the line"};
     print_message("%d skipped cycle(s), %s: %ld model onsets, worst %.2f frames off "
