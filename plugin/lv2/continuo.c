@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <lv2/atom/util.h>
+#include <lv2/core/lv2_util.h>
 #include <lv2/midi/midi.h>
 #include <lv2/options/options.h>
 #include <lv2/patch/patch.h>
@@ -394,12 +395,9 @@ static LV2_Handle instantiate(const LV2_Descriptor *d, double rate, const char *
     g_mutex_init(&p->mu);
     p->rate = rate;
     p->bundle = g_strdup(bundle);
-    LV2_Log_Log *log = NULL;
-    for (int i = 0; features && features[i]; i++) {
-        if (!strcmp(features[i]->URI, LV2_URID__map)) p->map = features[i]->data;
-        else if (!strcmp(features[i]->URI, LV2_WORKER__schedule)) p->schedule = features[i]->data;
-        else if (!strcmp(features[i]->URI, LV2_LOG__log)) log = features[i]->data;
-    }
+    p->map = lv2_features_data(features, LV2_URID__map);
+    p->schedule = lv2_features_data(features, LV2_WORKER__schedule);
+    LV2_Log_Log *log = lv2_features_data(features, LV2_LOG__log);
     lv2_log_logger_init(&p->logger, p->map, log);
     if (!p->map || !p->schedule) {
         lv2_log_error(&p->logger, "continuo: the host lacks %s\n",

@@ -7,6 +7,7 @@
  * session is swapped under mu). */
 #include <math.h>
 #include <string.h>
+#include <lv2/core/lv2_util.h>
 #include <lv2/state/state.h>
 #include "error.h"
 #include "lv2_plugin.h"
@@ -167,20 +168,13 @@ void lv2_engine_free(lv2_plugin *p)
 /* ----------------------------------------------------------------------------
  * The state extension */
 
-static const void *feature(const LV2_Feature *const *features, const char *uri)
-{
-    for (int i = 0; features && features[i]; i++)
-        if (!strcmp(features[i]->URI, uri)) return features[i]->data;
-    return NULL;
-}
-
 static LV2_State_Status save(LV2_Handle instance, LV2_State_Store_Function store,
                              LV2_State_Handle handle, uint32_t flags,
                              const LV2_Feature *const *features)
 {
     lv2_plugin *p = instance;
-    const LV2_State_Map_Path *map_path = feature(features, LV2_STATE__mapPath);
-    const LV2_State_Free_Path *free_path = feature(features, LV2_STATE__freePath);
+    const LV2_State_Map_Path *map_path = lv2_features_data(features, LV2_STATE__mapPath);
+    const LV2_State_Free_Path *free_path = lv2_features_data(features, LV2_STATE__freePath);
     const uint32_t pod = LV2_STATE_IS_POD | LV2_STATE_IS_PORTABLE;
 
     g_mutex_lock(&p->mu);
@@ -214,8 +208,8 @@ static LV2_State_Status restore(LV2_Handle instance, LV2_State_Retrieve_Function
                                 const LV2_Feature *const *features)
 {
     lv2_plugin *p = instance;
-    const LV2_State_Map_Path *map_path = feature(features, LV2_STATE__mapPath);
-    const LV2_State_Free_Path *free_path = feature(features, LV2_STATE__freePath);
+    const LV2_State_Map_Path *map_path = lv2_features_data(features, LV2_STATE__mapPath);
+    const LV2_State_Free_Path *free_path = lv2_features_data(features, LV2_STATE__freePath);
     size_t size;
     uint32_t type, vflags;
 
