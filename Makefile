@@ -5,14 +5,23 @@
 #   make install-user the LV2 bundle, self-contained, in ~/.lv2
 #
 # Layout rules (no need to edit this file when adding a source file):
-#   engine/*.c kernels/*.c plugin/*.c (but plugin/main.c) tools/lib/*.c -> build/libcontinuo.a
-#   plugin/main.c             -> build/bin/continuo
+#   kernels/*.c engine/*.c plugin/*.c plugin/{jack,alsa}/*.c -> build/libcontinuo.a
+#   plugin/cli/*.c            -> build/bin/continuo (the front end)
+#   plugin/lv2/*.c            -> the LV2 bundle (see "LV2 plugin" below)
+#   tools/*/*.c               -> build/libcontinuo-tools.a (trainer, benchmarks, corpus
+#                                tools, JACK player/recorder; never in a shipped host)
 #   tools/NAME.c              -> build/bin/continuo-NAME
+#   tests/support/*.c         -> linked into every test only
 #   tests/test_NAME.c         -> build/tests/test_NAME  (a cmocka group; run by make test)
 #   tests/e2e_NAME.sh         -> run by make test after the unit tests
 #   kernels/cuda/*.cu         -> build/lib/libcontinuo-cuda.so, only when nvcc is found
 #                                (CUDA=0 to skip); never linked into a program: the
-#                                loader (kernels/cuda_loader.c) dlopen()s it at run time
+#                                loader (engine/cuda_loader.c) dlopen()s it at run time
+#
+# Layers: each folder sees only the headers of the folders below it (the
+# include path is set per folder, so a wrong include does not compile):
+#   kernels < engine < plugin (shared) < plugin/{jack,alsa,lv2} < plugin/cli
+#   tools/* see engine, kernels and plugin; tests see everything.
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -28,14 +37,14 @@ OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 # -fPIC: libcontinuo.a's objects also go into shared objects (the LV2 plugin).
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -pthread -fPIC \
-           -fno-math-errno -Iengine -Ikernels -Iplugin -Itools/lib \
+           -fno-math-errno $(INC) \
            $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm -lpthread -ldl
 TEST_LDLIBS := $(shell pkg-config --libs cmocka)
 
 # Optional CUDA backend: its own shared object, linked against the toolkit's
 # libcudart and libcublas (found through an rpath, no LD_LIBRARY_PATH needed).
-# Programs never link it; kernels/cuda_loader.c looks for it next to the
+# Programs never link it; engine/cuda_loader.c looks for it next to the
 # executable (build/lib), then $CONTINUO_CUDA_LIB, then $(PREFIX)/lib/continuo.
 # Code for the H100 (sm_90) plus PTX for compute_80 that the driver JITs on
 # other GPUs.
@@ -53,10 +62,27 @@ ifneq ($(CU_SRC),)
 CFLAGS  += -DCONTINUO_CUDA=1
 endif
 
-LIB_SRC := $(wildcard engine/*.c kernels/*.c tools/lib/*.c) \
-           $(filter-out plugin/main.c,$(wildcard plugin/*.c))
+# Include paths by layer (pattern-specific: the longest match wins).
+I_KERN  := -Ikernels
+I_ENG   := $(I_KERN) -Iengine
+I_PLUG  := $(I_ENG) -Iplugin
+I_TOOLS := $(I_PLUG) -Iplugin/jack $(patsubst %,-I%,$(wildcard tools/*/))
+$(BUILD)/obj/kernels/%.o:     INC := $(I_KERN)
+$(BUILD)/obj/engine/%.o:      INC := $(I_ENG)
+$(BUILD)/obj/plugin/%.o:      INC := $(I_PLUG)
+$(BUILD)/obj/plugin/jack/%.o: INC := $(I_PLUG) -Iplugin/jack
+$(BUILD)/obj/plugin/alsa/%.o: INC := $(I_PLUG) -Iplugin/alsa
+$(BUILD)/obj/plugin/lv2/%.o:  INC := $(I_PLUG) -Iplugin/lv2
+$(BUILD)/obj/plugin/cli/%.o:  INC := $(I_PLUG) -Iplugin/jack -Iplugin/alsa -Iplugin/cli
+$(BUILD)/obj/tools/%.o:       INC := $(I_TOOLS)
+$(BUILD)/obj/tests/%.o:       INC := $(I_TOOLS) -Iplugin/alsa -Iplugin/lv2 -Itests/support
+
+LIB_SRC := $(wildcard kernels/*.c engine/*.c plugin/*.c plugin/jack/*.c plugin/alsa/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB     := $(BUILD)/libcontinuo.a
+TLIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/*/*.c))
+TLIB    := $(BUILD)/libcontinuo-tools.a
+CLI_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard plugin/cli/*.c))
 TOOLS   := $(patsubst tools/%.c,$(BUILD)/bin/continuo-%,$(wildcard tools/*.c))
 TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 TEST_HELP_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/support/*.c))
@@ -93,17 +119,22 @@ $(LIB): $(LIB_OBJ)
 	$(call say,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BIN): $(BUILD)/obj/plugin/main.o $(LIB)
+$(TLIB): $(TLIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BIN): $(CLI_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/bin/continuo-%: $(BUILD)/obj/tools/%.o $(LIB)
+$(BUILD)/bin/continuo-%: $(BUILD)/obj/tools/%.o $(TLIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_HELP_OBJ) $(LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_HELP_OBJ) $(TLIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(TEST_LDLIBS)

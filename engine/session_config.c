@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "session_config.h"
 #include "session.h"
 #include "error.h"
 

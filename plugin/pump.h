@@ -4,7 +4,7 @@
  * installation's duties (health watch, rotating recorder, preset reload,
  * signals). Everything above the host's own calls lives here, so a test can
  * drive it with a fake host on a virtual clock (tests/test_pump.c), and the
- * ALSA client (plugin/alsa_client.c) is only the calls to libasound.
+ * ALSA client (plugin/alsa/alsa_client.c) is only the calls to libasound.
  *
  * Unlike JACK, such a host has no process callback: it queues an event with
  * a timestamp and its own timer plays it. So each pass hands out the events

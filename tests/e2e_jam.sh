@@ -61,7 +61,7 @@ fi
 [ "$notes_model" -gt 0 ] || fail "no model note arrived on midi_out"
 
 # Yield: performer phrases = m1 events split at gaps over 0.5 s. What the
-# worker has handed the RT thread plays (plugin/worker.h): at most the next
+# worker has handed the RT thread plays (plugin/jack/worker.h): at most the next
 # cycle (which starts within a period and a quarter of the worker's pass) and
 # one period beyond it, and the performer's note may have arrived up to a
 # period before that pass; so a model note-on within 3.25 periods of the

@@ -1,6 +1,6 @@
 /* test_cuda_train.c — the CUDA training backend against the CPU trainer:
  * every kernel's test entry (kernels/cuda/cn_cuda.h) against its CPU
- * reference in tools/lib/train_layers.c / train_optim.c, a whole tiny
+ * reference in tools/train/train_layers.c / train_optim.c, a whole tiny
  * model's loss, every gradient and the state after an AdamW step against
  * train_model.c, and a few steps of the loss curve through the trainer
  * backends (train_backend.h) on the same batches.

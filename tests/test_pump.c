@@ -1,7 +1,7 @@
 /* test_pump.c — everything of `continuo jam --alsa` above the libasound
  * calls, without a device: the pump (plugin/pump.c) driven by a fake
  * schedule-ahead host on a virtual clock, and the ALSA client's pure
- * conversions (plugin/alsa_client.c).
+ * conversions (plugin/alsa/alsa_client.c).
  *
  * The fake host plays the sequencer's part: its clock advances only in
  * wait (to the next scripted input, or by the timeout), it records every

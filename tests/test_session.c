@@ -1,6 +1,6 @@
 /* test_session.c — the jam session (engine/session.c) under a virtual clock.
  *
- * A small random-weight model (tools/lib/model_random.c) stands in for the
+ * A small random-weight model (tools/bench/model_random.c) stands in for the
  * trained one: the session's logic (stream merge, rollback, modes, lookahead,
  * controls, recording) does not depend on what the model has learnt. The
  * clock is a loop: every DT seconds the "host" delivers the performer events

@@ -1,5 +1,5 @@
 /* test_soak.c — the installation (a solo session with the health watch and
- * the rotating recorder, tools/lib/soak.c) on a virtual clock.
+ * the rotating recorder, tools/bench/soak.c) on a virtual clock.
  *
  *  - one simulated hour with the shipped model (presets/continuo.bin) or,
  *    when it is absent, a random model of the shipped shape: bounded RSS, no

@@ -3,7 +3,7 @@
  * Tolerances: onsets within 5 ms (half a 10 ms tick) and durations within
  * 10 ms (one tick: both ends rounded), plus 1e-9 s for double arithmetic.
  * Expected token sequences are written out by hand; round trips are checked
- * against tools/lib/notecheck.c, which derives the notes a performance
+ * against tools/corpus/notecheck.c, which derives the notes a performance
  * should sound (pedal folded in) by its own per-note forward scan. Real
  * performances come from ASAP (CONTINUO_DATA or ../shared/data), skipped
  * when absent. */

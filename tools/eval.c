@@ -11,7 +11,7 @@
  * document, context/2 .. context) tokens of that document and never from
  * another document. Baselines, trained on --train and scored on exactly the
  * same tokens: unigram with add-one smoothing, and an interpolated
- * Kneser-Ney n-gram (tools/lib/train_ngram.h) whose context is likewise cut
+ * Kneser-Ney n-gram (tools/train/train_ngram.h) whose context is likewise cut
  * at the document start. Per-note figures divide the total NLL by the
  * number of NOTE_ON tokens scored. */
 #include <math.h>

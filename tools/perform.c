@@ -1,6 +1,6 @@
 /* perform.c — continuo-perform FILE.mid --to PORT: a virtual performer.
  * Plays a MIDI file into JACK MIDI port(s) in real time at exact frames
- * (tools/lib/jack_player.c), then exits. Used by the e2e tests, the
+ * (tools/jackio/jack_player.c), then exits. Used by the e2e tests, the
  * benchmark and tools/jam-demo.
  *
  * Tempo (issue 8): --clock BPM also sends MIDI clock (0xFA, then 0xF8 24 per

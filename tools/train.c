@@ -11,7 +11,7 @@
  * On resume the model shape and the recipe come from the checkpoint; recipe
  * options given on the command line override it (say so on stderr).
  * SIGINT / SIGTERM: finish the current step, write a checkpoint, exit 0.
- * Outputs: see tools/lib/train_loop.h. */
+ * Outputs: see tools/train/train_loop.h. */
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* cn_cuda.h — the CUDA backend's whole interface: one versioned table of
  * function pointers, exported by build/lib/libcontinuo-cuda.so through ONE
- * function (CN_CUDA_ENTRY) and fetched at run time by kernels/cuda_loader.c.
+ * function (CN_CUDA_ENTRY) and fetched at run time by engine/cuda_loader.c.
  * Plain C, shared by both sides: no program links CUDA, so every binary
  * starts on a machine without a driver (ggml's backend tables are the model).
  *
@@ -14,7 +14,7 @@
  *   - shapes: row-major, N = B * T rows (batch row b, position t at row
  *     b * T + t), C = dim, H = hidden_dim, NH = heads, V = vocab; weights are
  *     (out, in) as in engine/model.h. The maths of each entry is the one of
- *     its CPU reference in tools/lib/train_layers.c / train_optim.c (named
+ *     its CPU reference in tools/train/train_layers.c / train_optim.c (named
  *     beside it); where the reference ACCUMULATES (+=) into an output, so does
  *     the entry (the in/out array is uploaded first), and where it is noted
  *     "writes", the CPU caller zeroes first and the device just writes.

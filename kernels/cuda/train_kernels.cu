@@ -1,6 +1,6 @@
 /* train_kernels.cu — the device kernels of the transformer layers and their
  * launchers (declared in cn_cuda_internal.cuh). Each one is the GPU twin of
- * a function of tools/lib/train_layers.c or train_optim.c, named above it,
+ * a function of tools/train/train_layers.c or train_optim.c, named above it,
  * and keeps its arithmetic (same formulas, same order where it matters;
  * sums in double where the CPU sums in double), so the tests can compare
  * them closely. Kept simple on purpose, llm.c dev/cuda style: one block per

@@ -1,7 +1,7 @@
 /* train_model.cu — the training model on the device: parameters, gradients,
  * AdamW moments and activations all in device memory (cudaMalloc only), the
  * forward with loss and the backward, in the layer order of
- * tools/lib/train_model.c (the reference; read them side by side), plus the
+ * tools/train/train_model.c (the reference; read them side by side), plus the
  * grad norm and AdamW step. Fills the training entries of the cn_cuda table.
  * Host <-> device traffic per step: tokens and targets up (and the
  * embedding-gradient CSR), per-position losses and the grad-norm partials down. */

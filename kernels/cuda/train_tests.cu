@@ -2,7 +2,7 @@
  * copies its host arrays to the device, runs ONE launcher of
  * train_kernels.cu (the code the trainer runs), and copies the results back,
  * so tests/test_cuda_train.c (plain C, cmocka) can compare every kernel with
- * its CPU reference in tools/lib/train_layers.c. Slow on purpose (allocation
+ * its CPU reference in tools/train/train_layers.c. Slow on purpose (allocation
  * and synchronous copies per call): tests only. */
 #include <string.h>
 #include <stdlib.h>

@@ -7,7 +7,7 @@
  * schedule_work when the host runs work synchronously, e.g. while
  * exporting), never concurrently with itself.
  *
- * Timing, as in plugin/worker.c but without a wall clock: a pass asked for
+ * Timing, as in plugin/jack/worker.c but without a wall clock: a pass asked for
  * by cycle [c, c + n) hands out events from `next` = the start of the cycle
  * after the latest one run() has begun (>= c + n), up to `next + horizon`,
  * horizon = two of the host's cycles but at least HORIZON_MIN_S. A host's

@@ -2,7 +2,7 @@
  * (by default every ASAP performance): encoder throughput in MIDI events per
  * second, decoder throughput in tokens per second, and the round-trip errors
  * file -> tokens -> events against the notes the raw events should sound
- * (tools/lib/notecheck.c, pedal folded in). */
+ * (tools/corpus/notecheck.c, pedal folded in). */
 #include <stdio.h>
 #include <string.h>
 #include <glib.h>

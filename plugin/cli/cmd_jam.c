@@ -1,9 +1,9 @@
 /* cmd_jam.c — `continuo jam`: play live with a performer over JACK.
  *
  * Setup (this thread): preset -> session config, model, JACK client
- * (plugin/jack_client.c), synth, session, the installation's duties
+ * (plugin/jack/jack_client.c), synth, session, the installation's duties
  * (plugin/duties.h: health watch, rotating recording, preset reload), worker
- * thread (plugin/worker.c), connections. Then this thread only waits for
+ * thread (plugin/jack/worker.c), connections. Then this thread only waits for
  * signals, drains the audio ring into the WAV file, and watches the clock and
  * the server. SIGHUP re-reads the preset and posts it to the worker, which
  * applies it between two steps (no gap). When the server shuts down the
@@ -570,7 +570,7 @@ static bool wait_for_server(jam *j, gint64 t0)
 
 int cmd_jam(int argc, char **argv)
 {
-    if (jam_wants_alsa(argc, argv)) return cmd_jam_alsa(argc, argv); /* plugin/alsa_jam.c */
+    if (jam_wants_alsa(argc, argv)) return cmd_jam_alsa(argc, argv); /* plugin/cli/alsa_jam.c */
     jam_opts o = {.seed = -1, .rotate_minutes = 60, .keep_files = 168, .keep_mb = 1024, .bars = -1,
                   .q_grid = -1};
     g_set_prgname("continuo jam");

@@ -1,4 +1,4 @@
-/* main.c — `continuo COMMAND ...`: dispatches to plugin/cmd_*.c. */
+/* main.c — `continuo COMMAND ...`: dispatches to plugin/cli/cmd_*.c. */
 #include <stdio.h>
 #include <string.h>
 #include "commands.h"

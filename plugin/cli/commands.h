@@ -1,5 +1,5 @@
 /* commands.h — the subcommands of the `continuo` program, one file each
- * (plugin/cmd_NAME.c). Each takes argc/argv with argv[0] = the subcommand
+ * (plugin/cli/cmd_NAME.c). Each takes argc/argv with argv[0] = the subcommand
  * name and returns the process exit status (0 ok, 1 runtime error, 2 usage). */
 #ifndef CONTINUO_COMMANDS_H
 #define CONTINUO_COMMANDS_H

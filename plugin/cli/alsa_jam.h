@@ -1,7 +1,7 @@
 /* alsa_jam.h — `continuo jam --alsa`: the jam over the ALSA sequencer
- * (plugin/alsa_jam.c), entered from cmd_jam when --alsa is on the command
+ * (plugin/cli/alsa_jam.c), entered from cmd_jam when --alsa is on the command
  * line. Same session, presets and recording as the JACK jam; the host is
- * plugin/alsa_client.c driven by plugin/pump.c. */
+ * plugin/alsa/alsa_client.c driven by plugin/pump.c. */
 #ifndef CONTINUO_ALSA_JAM_H
 #define CONTINUO_ALSA_JAM_H
 

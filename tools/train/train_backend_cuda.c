@@ -1,7 +1,7 @@
 /* train_backend_cuda.c — the CUDA trainer backend: the same step as the CPU
  * one (train_backend.c), run by libcontinuo-cuda.so's trainer
  * (kernels/cuda/train_model.cu) with params, grads, moments and activations
- * on the device. Plain C: the library comes through kernels/cuda_loader.h,
+ * on the device. Plain C: the library comes through engine/cuda_loader.h,
  * so this file builds (and fails cleanly at run time) without CUDA. */
 #include <stdlib.h>
 #include <string.h>

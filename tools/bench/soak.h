@@ -2,7 +2,7 @@
  * health watch and the rotating recorder) driven as the live host drives it,
  * pass after pass, but as fast as the model allows. Shared by the soak test
  * (tests/test_soak.c, one simulated hour) and `continuo-bench soak`
- * (tools/lib/bench_soak.c, N hours).
+ * (tools/bench/bench_soak.c, N hours).
  *
  * Every figure is measured on the released events themselves, by code apart
  * from engine/health.c (the test compares the two). Not real-time safe. */

@@ -1,4 +1,4 @@
-/* bench.h — the parts of continuo-bench, one file each (tools/lib/bench_NAME.c).
+/* bench.h — the parts of continuo-bench, one file each (tools/bench/bench_NAME.c).
  * Each prints one `name: value unit` line per figure on stdout and returns an
  * exit status. */
 #ifndef CONTINUO_BENCH_H

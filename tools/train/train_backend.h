@@ -1,6 +1,6 @@
 /* train_backend.h — the seam between the training loop (train_loop.c) and
  * where the maths runs: the CPU (train_model.c, OpenBLAS) or the GPU
- * (libcontinuo-cuda.so through kernels/cuda_loader.h). The loop, its data
+ * (libcontinuo-cuda.so through engine/cuda_loader.h). The loop, its data
  * order, schedule, logging, validation and checkpoints are the same for
  * both; a backend only does a step, a loss, and keeps the state.
  *
