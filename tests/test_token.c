@@ -69,7 +69,7 @@ static nc_result roundtrip(const GArray *evs)
     GArray *dec = tok_decode_tokens_full((const int *)t->data, t->len, first, 0, 0);
     GArray *ref = notecheck_reference(evs), *out = notecheck_pair(dec);
     nc_result r = {0};
-    notecheck_compare(ref, out, &r);
+    notecheck_compare(ref, out, 0, &r);
     g_array_free(t, TRUE);
     g_array_free(dec, TRUE);
     g_array_free(ref, TRUE);
@@ -192,9 +192,19 @@ static void test_enc_pedal(void **state)
     ON(0, 60, 80); PED(0.1, 127); PED(0.15, 90); OFF(0.2, 60); PED(0.3, 10); PED(0.4, 0);
     expect_tokens(evs, "VELOCITY_20 NOTE_ON_60 TIME_SHIFT_30 NOTE_OFF_60");
     g_array_set_size(evs, 0);
-    /* a piece ending with the pedal down: the flush ends it at the last token's time */
+    /* a piece ending with the pedal down: the flush ends what it holds at the
+     * last event (0.4, a release that gave no token), not at the last token (0.3) */
     ON(0, 60, 80); PED(0.1, 127); OFF(0.2, 60); ON(0.3, 62, 80); OFF(0.4, 62);
-    expect_tokens(evs, "VELOCITY_20 NOTE_ON_60 TIME_SHIFT_30 NOTE_ON_62 NOTE_OFF_60 NOTE_OFF_62");
+    expect_tokens(evs, "VELOCITY_20 NOTE_ON_60 TIME_SHIFT_30 NOTE_ON_62 TIME_SHIFT_10 NOTE_OFF_60 "
+                       "NOTE_OFF_62");
+    g_array_set_size(evs, 0);
+    /* ... and a key still down at the end, or a later event of any kind, the same way */
+    ON(0, 60, 80); add(evs, 0.25, CN_EV_CC, 0, 7, 90);
+    expect_tokens(evs, "VELOCITY_20 NOTE_ON_60 TIME_SHIFT_25 NOTE_OFF_60");
+    g_array_set_size(evs, 0);
+    /* nothing sounding at the end: no trailing shifts */
+    ON(0, 60, 80); OFF(0.1, 60); PED(0.5, 127); PED(0.9, 0);
+    expect_tokens(evs, "VELOCITY_20 NOTE_ON_60 TIME_SHIFT_10 NOTE_OFF_60");
     g_array_free(evs, TRUE);
 }
 
