@@ -61,7 +61,7 @@ int tok_from_name(const char *name);
 typedef struct {
     int64_t tick;            /* time already emitted, in 10 ms units since the origin */
     double origin;           /* seconds at tick 0 */
-    double now;              /* seconds: the latest event (or advance) fed; where a flush ends notes */
+    double now;              /* seconds: latest event (or advance) fed; a flush ends notes here */
     bool started;
     int vel_bin;             /* last VELOCITY bin emitted, -1 = none yet */
     bool pedal[16];          /* sustain pedal down, per channel */

@@ -56,7 +56,9 @@ if [ -d "$data" ]; then
   f=Schumann/Kreisleriana/1/ParkJH04M.mid
   [ -f "$data/$f" ] || fail "$data/$f missing"
   tail=$("$bin" tokens "$data/$f" | tail -n 9 | tr '\n' ' ')
-  [ "$tail" = "TIME_SHIFT_21 NOTE_OFF_86 TIME_SHIFT_100 TIME_SHIFT_2 NOTE_OFF_62 NOTE_OFF_65 NOTE_OFF_69 NOTE_OFF_74 NOTE_OFF_98 " ] \
+  want="TIME_SHIFT_21 NOTE_OFF_86 TIME_SHIFT_100 TIME_SHIFT_2 NOTE_OFF_62 NOTE_OFF_65 NOTE_OFF_69"
+  want="$want NOTE_OFF_74 NOTE_OFF_98 "
+  [ "$tail" = "$want" ] \
     || fail "$f ends: $tail"
   echo "ok: $f ends with the chord held to the end"
 else

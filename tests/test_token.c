@@ -289,7 +289,8 @@ static void test_enc_pedal_lift_held(void **state)
             assert_int_equal(offs, 0);
         }
     }
-    for (int p = 0; p < 128; p++) assert_int_equal(e.sounding[p], p == 62 || p == 65 || p == 69 || p == 74 || p == 98);
+    for (int p = 0; p < 128; p++)
+        assert_int_equal(e.sounding[p], p == 62 || p == 65 || p == 69 || p == 74 || p == 98);
     /* the flush: 174.5052 is tick 151 from 172.9922 (49 + 102 after the lift) */
     int n = tok_enc_flush(&e, out, TOK_ENC_MAX_OUT);
     char *names = names_of(out, (size_t)n);

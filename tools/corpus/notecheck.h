@@ -53,7 +53,7 @@ typedef struct {
     size_t n_dur_over;         /* matched notes whose duration is off by more than NC_DUR_TOL */
     size_t n_vel_bin_wrong;    /* velocity bin differs (bin = velocity / 4) */
     size_t n_at_end;           /* reference notes ended by the end of the events */
-    size_t n_capped;           /* reference notes at least max_note_len long (compared with the cap) */
+    size_t n_capped;           /* reference notes >= max_note_len (compared with the cap) */
     double max_onset_err;      /* seconds */
     double max_dur_err;        /* seconds */
 } nc_result;
