@@ -173,7 +173,7 @@ static int enc_pedal(tok_encoder *e, const cn_event *ev, int *out, int cap)
     return n;
 }
 
-int tok_enc_event(tok_encoder *e, const cn_event *ev, int *out, int cap)
+static int enc_dispatch(tok_encoder *e, const cn_event *ev, int *out, int cap)
 {
     switch (ev->type) {
     case CN_EV_NOTE_ON:
@@ -187,8 +187,16 @@ int tok_enc_event(tok_encoder *e, const cn_event *ev, int *out, int cap)
     }
 }
 
+int tok_enc_event(tok_encoder *e, const cn_event *ev, int *out, int cap)
+{
+    int n = enc_dispatch(e, ev, out, cap);
+    if (n >= 0 && ev->time > e->now) e->now = ev->time;
+    return n;
+}
+
 int tok_enc_advance(tok_encoder *e, double t, int *out, int cap)
 {
+    if (t > e->now) e->now = t;
     if (!e->started || cap <= 0) return 0;
     int64_t target = enc_target(e, t);
     int64_t reach = e->tick + (int64_t)cap * TOK_MAX_SHIFT;
@@ -197,10 +205,14 @@ int tok_enc_advance(tok_encoder *e, double t, int *out, int cap)
 
 int tok_enc_flush(tok_encoder *e, int *out, int cap)
 {
+    int ending = 0;
+    for (int p = 0; p < 128; p++) ending += e->sounding[p];
     int n = 0;
-    for (int p = 0; p < 128; p++) n += e->sounding[p];
-    if (n > cap) return -1;
-    n = 0;
+    if (ending) { /* the notes end where the piece does, not at the last token */
+        int64_t target = enc_target(e, e->now), gap = target - e->tick;
+        if (gap > (int64_t)cap * TOK_MAX_SHIFT || n_shifts(gap) + ending > cap) return -1;
+        n = emit_shifts(e, target, out);
+    }
     for (int p = 0; p < 128; p++) {
         if (e->sounding[p]) out[n++] = TOK_NOTE_OFF + p;
         e->held_mask[p] = e->sus_mask[p] = 0;
@@ -226,7 +238,9 @@ GArray *tok_encode_events(const GArray *events)
         }
         g_array_append_vals(toks, buf, (guint)n);
     }
-    int n = tok_enc_flush(&e, buf, TOK_ENC_MAX_OUT);
+    int n;
+    while ((n = tok_enc_flush(&e, buf, TOK_ENC_MAX_OUT)) < 0)
+        g_array_append_vals(toks, buf, (guint)tok_enc_advance(&e, e.now, buf, TOK_ENC_MAX_OUT));
     g_array_append_vals(toks, buf, (guint)n);
     return toks;
 }

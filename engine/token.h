@@ -61,6 +61,7 @@ int tok_from_name(const char *name);
 typedef struct {
     int64_t tick;            /* time already emitted, in 10 ms units since the origin */
     double origin;           /* seconds at tick 0 */
+    double now;              /* seconds: latest event (or advance) fed; a flush ends notes here */
     bool started;
     int vel_bin;             /* last VELOCITY bin emitted, -1 = none yet */
     bool pedal[16];          /* sustain pedal down, per channel */
@@ -68,12 +69,13 @@ typedef struct {
     bool sounding[128];      /* a NOTE_ON was emitted and its NOTE_OFF not yet */
     bool sustained[128];     /* sounding only because of the pedal */
     uint8_t sustain_ch[128]; /* channel whose pedal holds it (lowest, if several) */
-    /* The exact state behind the four summaries above (added with token.c): */
+    /* The exact state behind the four summaries above: */
     uint16_t held_mask[128]; /* bit c: key down on channel c */
     uint16_t sus_mask[128];  /* bit c: released on channel c while c's pedal was down */
 } tok_encoder;
 
-/* Encoder rules (all channels merge into one piano stream):
+/* Encoder rules (all channels merge into one piano stream), which
+ * tools/corpus/notecheck.c restates independently as the yardstick:
  * - The clock starts at the first NOTE_ON (origin = its time); time before it
  *   (pedal, program changes) produces no tokens (to start it at a chosen
  *   time instead, set origin and started = true after tok_enc_init; then
@@ -84,10 +86,13 @@ typedef struct {
  *   at most 1 s (TIME_SHIFT_100).
  * - One sounding instance per pitch. It sounds while any channel holds its
  *   key down or any channel's sustain pedal (CC64 >= 64 down, < 64 up) holds
- *   a release of it. A NOTE_ON of a sounding pitch (any channel) re-strikes
- *   it: NOTE_OFF then NOTE_ON; the re-strike also ends what the pedals were
- *   sustaining of that pitch. So a note held on two channels ends when the
- *   last key (or pedal that caught its release) lets go.
+ *   a release of it. A pedal lift ends only the notes whose keys were all
+ *   released while it was down, never a key still down; a CC64 value on the
+ *   same side as the channel's last one changes nothing. A NOTE_ON of a
+ *   sounding pitch (any channel) re-strikes it: NOTE_OFF then NOTE_ON; the
+ *   re-strike also ends what the pedals were sustaining of that pitch. So a
+ *   note held on two channels ends when the last key (or pedal that caught
+ *   its release) lets go.
  * - A note-off for a key not down on that channel is dropped. A velocity-0
  *   NOTE_ON is a note-off.
  * - VELOCITY_b comes before a NOTE_ON only when its bin differs from the last
@@ -110,9 +115,13 @@ int tok_enc_event(tok_encoder *e, const cn_event *ev, int *out, int cap);
  * silence); returns tokens written (at most cap; call again while it
  * returns cap). Nothing before the clock has started (first NOTE_ON). */
 int tok_enc_advance(tok_encoder *e, double t, int *out, int cap);
-/* End every sounding note at the current tick (pedal lift at the end of a
- * piece): NOTE_OFFs in pitch order, then all keys and pedals count as up.
- * Returns tokens written, or -1 (nothing changed) if more than cap. */
+/* The end of the piece: every key and pedal lets go at `now`, the time of
+ * the latest event (or advance) fed, even when that event produced no
+ * token (e.g. the last key released under a pedal that never lifts):
+ * TIME_SHIFTs up to now, then NOTE_OFFs in pitch order. Nothing (not even
+ * the shifts) when no note sounds. Returns tokens written, or -1 (nothing
+ * changed) if more than cap; cap >= TOK_ENC_MAX_OUT fits unless now is
+ * > 128 s past the last token (then tok_enc_advance(e, e->now, ...) first). */
 int tok_enc_flush(tok_encoder *e, int *out, int cap);
 
 /* Whole list of events -> GArray of int tokens (no BOS added), flushed at
@@ -129,8 +138,8 @@ typedef struct {
     bool sounding[128];
     double onset[128];       /* when each sounding note started */
     int n_sounding;
-    /* added with token.c: time is start + tick * TOK_TIME_STEP, recomputed
-     * from the integer tick so that long decodes never drift. */
+    /* time is start + tick * TOK_TIME_STEP, recomputed from the integer
+     * tick so that long decodes never drift. */
     double start;
     int64_t tick;
 } tok_decoder;

@@ -1,12 +1,14 @@
 /* test_token.c — the performance encoding v1 (engine/token.c).
  *
- * Tolerances: onsets within 5 ms (half a 10 ms tick) and durations within
- * 10 ms (one tick: both ends rounded), plus 1e-9 s for double arithmetic.
- * Expected token sequences are written out by hand; round trips are checked
- * against tools/corpus/notecheck.c, which derives the notes a performance
- * should sound (pedal folded in) by its own per-note forward scan. Real
- * performances come from ASAP (CONTINUO_DATA or ../shared/data), skipped
- * when absent. */
+ * Tolerances (NC_ONSET_TOL, NC_DUR_TOL in notecheck.h): onsets within 5 ms
+ * (half a 10 ms tick) and durations within 10 ms (one tick: both ends
+ * rounded), plus 1e-9 s for double arithmetic. Expected token sequences and
+ * note lengths are written out by hand; round trips are checked against
+ * tools/corpus/notecheck.c, which derives the notes a performance should
+ * sound (pedal folded in) by its own per-note forward scan. The corpus check
+ * runs build/bin/continuo-bench tokens: always on synthetic files written
+ * here, and on every ASAP performance when the data is there
+ * ($CONTINUO_DATA or ../shared/data; skipped otherwise). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,13 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
+#include <sys/wait.h>
 #include <cmocka.h>
 #include "token.h"
 #include "midifile.h"
 #include "notecheck.h"
 
-#define ONSET_TOL (0.005 + 1e-9)
-#define DUR_TOL (0.010 + 1e-9)
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -69,7 +70,7 @@ static nc_result roundtrip(const GArray *evs)
     GArray *dec = tok_decode_tokens_full((const int *)t->data, t->len, first, 0, 0);
     GArray *ref = notecheck_reference(evs), *out = notecheck_pair(dec);
     nc_result r = {0};
-    notecheck_compare(ref, out, &r);
+    notecheck_compare(ref, out, 0, &r);
     g_array_free(t, TRUE);
     g_array_free(dec, TRUE);
     g_array_free(ref, TRUE);
@@ -81,9 +82,9 @@ static void assert_roundtrip_ok(const nc_result *r)
 {
     assert_int_equal(r->n_missing, 0);
     assert_int_equal(r->n_ref, r->n_out);
-    assert_int_equal(r->n_vel_bin_wrong, 0);
-    assert_true(r->max_onset_err <= ONSET_TOL);
-    assert_true(r->max_dur_err <= DUR_TOL);
+    assert_int_equal(notecheck_mismatches(r), 0);
+    assert_true(r->max_onset_err <= NC_ONSET_TOL);
+    assert_true(r->max_dur_err <= NC_DUR_TOL);
 }
 
 /* ---- names ------------------------------------------------------------- */
@@ -192,9 +193,110 @@ static void test_enc_pedal(void **state)
     ON(0, 60, 80); PED(0.1, 127); PED(0.15, 90); OFF(0.2, 60); PED(0.3, 10); PED(0.4, 0);
     expect_tokens(evs, "VELOCITY_20 NOTE_ON_60 TIME_SHIFT_30 NOTE_OFF_60");
     g_array_set_size(evs, 0);
-    /* a piece ending with the pedal down: the flush ends it at the last token's time */
+    /* a piece ending with the pedal down: the flush ends what it holds at the
+     * last event (0.4, a release that gave no token), not at the last token (0.3) */
     ON(0, 60, 80); PED(0.1, 127); OFF(0.2, 60); ON(0.3, 62, 80); OFF(0.4, 62);
-    expect_tokens(evs, "VELOCITY_20 NOTE_ON_60 TIME_SHIFT_30 NOTE_ON_62 NOTE_OFF_60 NOTE_OFF_62");
+    expect_tokens(evs, "VELOCITY_20 NOTE_ON_60 TIME_SHIFT_30 NOTE_ON_62 TIME_SHIFT_10 NOTE_OFF_60 "
+                       "NOTE_OFF_62");
+    g_array_set_size(evs, 0);
+    /* ... and a key still down at the end, or a later event of any kind, the same way */
+    ON(0, 60, 80); add(evs, 0.25, CN_EV_CC, 0, 7, 90);
+    expect_tokens(evs, "VELOCITY_20 NOTE_ON_60 TIME_SHIFT_25 NOTE_OFF_60");
+    g_array_set_size(evs, 0);
+    /* nothing sounding at the end: no trailing shifts */
+    ON(0, 60, 80); OFF(0.1, 60); PED(0.5, 127); PED(0.9, 0);
+    expect_tokens(evs, "VELOCITY_20 NOTE_ON_60 TIME_SHIFT_10 NOTE_OFF_60");
+    g_array_free(evs, TRUE);
+}
+
+/* ASAP Schumann/Kreisleriana/1/ParkJH04M.mid at 172.99-174.51 s, as
+ * midifile_load reads it: 86 is released under the pedal; the pedal goes
+ * down, a five-note chord is struck, the pedal lifts (63, then 0) while
+ * the chord is held; with `repedal` the pedal comes back (35..127, down
+ * from the 64) before the keys let go and the file ends there, as the real
+ * one does; without it the keys are released with the pedal up. */
+static void kreisleriana(GArray *evs, bool repedal)
+{
+    ON(172.9922, 86, 106); PED(173.2578, 127);
+    ON(173.2669, 62, 85); ON(173.2695, 74, 99); ON(173.2734, 69, 84); ON(173.2799, 65, 81);
+    ON(173.2826, 98, 111); OFF(173.3086, 86); PED(173.4857, 63); PED(173.5052, 0);
+    if (repedal) {
+        const double t[] = {173.9206, 173.9401, 173.9609, 173.9792, 173.9987, 174.0195,
+                            174.0391, 174.0599, 174.0781};
+        const int v[] = {35, 55, 62, 64, 65, 68, 75, 100, 127};
+        for (int i = 0; i < 9; i++) PED(t[i], v[i]);
+    }
+    OFF(174.4167, 98); OFF(174.4336, 62); OFF(174.4414, 65); OFF(174.4609, 69); OFF(174.5052, 74);
+}
+
+/* Decoded notes of the tokens of evs (pitch order within a time) against
+ * hand-computed {pitch, onset, end}, within the 10 ms grid. */
+static void expect_notes(const GArray *evs, const double (*want)[3], int n)
+{
+    GArray *t = tok_encode_events(evs);
+    double first = g_array_index(evs, cn_event, 0).time; /* a NOTE_ON starts both lists */
+    GArray *dec = tok_decode_tokens_full((const int *)t->data, t->len, first, 0, 0);
+    GArray *got = notecheck_pair(dec), *ref = notecheck_reference(evs);
+    assert_int_equal(got->len, n);
+    assert_int_equal(ref->len, n);
+    for (int i = 0; i < n; i++) {
+        const nc_note *g = &g_array_index(got, nc_note, i), *r = &g_array_index(ref, nc_note, i);
+        assert_int_equal(g->pitch, (int)want[i][0]);
+        assert_int_equal(r->pitch, (int)want[i][0]);
+        assert_true(fabs(g->on - want[i][1]) <= NC_ONSET_TOL);
+        assert_true(fabs((g->off - g->on) - (want[i][2] - want[i][1])) <= NC_DUR_TOL);
+        /* the yardstick itself, exactly */
+        assert_true(fabs(r->on - want[i][1]) < 1e-9 && fabs(r->off - want[i][2]) < 1e-9);
+    }
+    g_array_free(ref, TRUE);
+    g_array_free(got, TRUE);
+    g_array_free(dec, TRUE);
+    g_array_free(t, TRUE);
+}
+
+static void test_enc_pedal_lift_held(void **state)
+{
+    GArray *evs = cn_events_new();
+    /* pedal up for the releases: each key ends at its own release
+     * (1.13-1.24 s), 86 at the lift that held it (0.49 s) */
+    kreisleriana(evs, false);
+    const double up[][3] = {{86, 172.9922, 173.4857}, {62, 173.2669, 174.4336},
+                            {74, 173.2695, 174.5052}, {69, 173.2734, 174.4609},
+                            {65, 173.2799, 174.4414}, {98, 173.2826, 174.4167}};
+    expect_notes(evs, up, 6);
+    /* the file as it is: released under the second pedal, which never lifts
+     * before the file ends: all five sound to the last event (1.22-1.24 s) */
+    g_array_set_size(evs, 0);
+    kreisleriana(evs, true);
+    const double end[][3] = {{86, 172.9922, 173.4857}, {62, 173.2669, 174.5052},
+                             {74, 173.2695, 174.5052}, {69, 173.2734, 174.5052},
+                             {65, 173.2799, 174.5052}, {98, 173.2826, 174.5052}};
+    expect_notes(evs, end, 6);
+    /* incrementally, as the live session feeds it: the lift to 63 ends 86
+     * only, and no later event (0, the re-pedal, the releases) ends anything */
+    tok_encoder e;
+    tok_enc_init(&e);
+    int out[TOK_ENC_MAX_OUT];
+    for (guint i = 0; i < evs->len; i++) {
+        const cn_event *ev = &g_array_index(evs, cn_event, i);
+        int n = tok_enc_event(&e, ev, out, TOK_ENC_MAX_OUT);
+        int offs = 0;
+        for (int k = 0; k < n; k++) offs += tok_is_note_off(out[k]);
+        if (ev->type == CN_EV_CC && ev->b == 63) {
+            assert_int_equal(offs, 1);
+            assert_int_equal(out[n - 1], TOK_NOTE_OFF + 86);
+        } else {
+            assert_int_equal(offs, 0);
+        }
+    }
+    for (int p = 0; p < 128; p++)
+        assert_int_equal(e.sounding[p], p == 62 || p == 65 || p == 69 || p == 74 || p == 98);
+    /* the flush: 174.5052 is tick 151 from 172.9922 (49 + 102 after the lift) */
+    int n = tok_enc_flush(&e, out, TOK_ENC_MAX_OUT);
+    char *names = names_of(out, (size_t)n);
+    assert_string_equal(names, "TIME_SHIFT_100 TIME_SHIFT_2 NOTE_OFF_62 NOTE_OFF_65 NOTE_OFF_69 "
+                               "NOTE_OFF_74 NOTE_OFF_98");
+    g_free(names);
     g_array_free(evs, TRUE);
 }
 
@@ -273,7 +375,7 @@ static void test_enc_drift(void **state)
     for (guint i = 0; i < dec->len; i++) {
         const cn_event *d = &g_array_index(dec, cn_event, i), *s = &g_array_index(evs, cn_event, i);
         assert_int_equal(d->a, s->a);
-        assert_true(fabs(d->time - s->time) <= ONSET_TOL);
+        assert_true(fabs(d->time - s->time) <= NC_ONSET_TOL);
     }
     nc_result r = roundtrip(evs);
     assert_roundtrip_ok(&r);
@@ -283,30 +385,42 @@ static void test_enc_drift(void **state)
     g_array_free(evs, TRUE);
 }
 
-/* Random multi-channel performances with pedals, re-strikes, stray
- * note-offs and long gaps: the round trip must give every note back. */
+/* A random multi-channel performance with pedals (values on both sides of
+ * and right at the 64 threshold), re-strikes, velocity-0 note-ons, stray
+ * note-offs, long gaps and an ending with keys or pedals down. */
+static GArray *random_performance(GRand *rng, int nch, int n_events)
+{
+    GArray *evs = cn_events_new();
+    double t = g_rand_double_range(rng, 0, 3);
+    for (int i = 0; i < n_events; i++) {
+        double r = g_rand_double(rng);
+        t += r < 0.02 ? g_rand_double_range(rng, 1, 200) : g_rand_double_range(rng, 0, 0.05);
+        int ch = g_rand_int_range(rng, 0, nch), p = g_rand_int_range(rng, 55, 67);
+        double k = g_rand_double(rng);
+        if (k < 0.45) add(evs, t, CN_EV_NOTE_ON, ch, p, g_rand_int_range(rng, 1, 128));
+        else if (k < 0.8) add(evs, t, CN_EV_NOTE_OFF, ch, p, 0);
+        else if (k < 0.9) add(evs, t, CN_EV_NOTE_ON, ch, p, 0); /* a note-off too */
+        else if (k < 0.94) add(evs, t, CN_EV_CC, ch, 64, g_rand_int_range(rng, 0, 128));
+        else if (k < 0.97) add(evs, t, CN_EV_CC, ch, 64, g_rand_int_range(rng, 62, 66));
+        else add(evs, t, CN_EV_CC, ch, g_rand_int_range(rng, 0, 128), 5);
+    }
+    return evs;
+}
+
+/* The round trip must give every note of random performances back. */
 static void test_enc_random_roundtrip(void **state)
 {
     GRand *rng = g_rand_new_with_seed(1234);
+    size_t at_end = 0;
     for (int doc = 0; doc < 50; doc++) {
-        GArray *evs = cn_events_new();
-        double t = g_rand_double_range(rng, 0, 3);
-        int nch = 1 + doc % 3;
-        for (int i = 0; i < 2000; i++) {
-            double r = g_rand_double(rng);
-            t += r < 0.02 ? g_rand_double_range(rng, 1, 200) : g_rand_double_range(rng, 0, 0.05);
-            int ch = g_rand_int_range(rng, 0, nch), p = g_rand_int_range(rng, 55, 67);
-            double k = g_rand_double(rng);
-            if (k < 0.45) add(evs, t, CN_EV_NOTE_ON, ch, p, g_rand_int_range(rng, 1, 128));
-            else if (k < 0.9) add(evs, t, CN_EV_NOTE_OFF, ch, p, 0);
-            else if (k < 0.97) add(evs, t, CN_EV_CC, ch, 64, g_rand_int_range(rng, 0, 128));
-            else add(evs, t, CN_EV_CC, ch, g_rand_int_range(rng, 0, 128), 5);
-        }
+        GArray *evs = random_performance(rng, 1 + doc % 3, 2000);
         nc_result r = roundtrip(evs);
         assert_roundtrip_ok(&r);
         assert_true(r.n_ref > 500);
+        at_end += r.n_at_end;
         g_array_free(evs, TRUE);
     }
+    assert_true(at_end > 50); /* the ending rule was exercised */
     g_rand_free(rng);
 }
 
@@ -432,8 +546,108 @@ static void test_dec_fuzz(void **state)
     fuzz_decoder(44, false, 0.05);
 }
 
-/* ---- real performances (ASAP) ------------------------------------------- */
+/* ---- continuo-bench tokens: synthetic files, then the corpus ---------- */
 
+/* Runs build/bin/continuo-bench tokens (beside this test's build/tests)
+ * with args; returns its exit status and its `name: value unit` lines as
+ * name -> value. */
+static int run_bench(const char *const *args, GHashTable **figures)
+{
+    char *exe = g_file_read_link("/proc/self/exe", NULL), *tests = g_path_get_dirname(exe);
+    char *bin = g_build_filename(tests, "..", "bin", "continuo-bench", NULL);
+    if (!g_file_test(bin, G_FILE_TEST_IS_EXECUTABLE)) fail_msg("%s: not built (make all)", bin);
+    GPtrArray *argv = g_ptr_array_new();
+    g_ptr_array_add(argv, bin);
+    g_ptr_array_add(argv, "tokens");
+    for (const char *const *a = args; *a; a++) g_ptr_array_add(argv, (gpointer)*a);
+    g_ptr_array_add(argv, NULL);
+    char *out = NULL;
+    int status = 0;
+    GError *err = NULL;
+    if (!g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL,
+                      &status, &err))
+        fail_msg("%s", err->message);
+    *figures = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    gchar **lines = g_strsplit(out, "\n", -1);
+    for (gchar **l = lines; *l; l++) {
+        char *colon = strchr(*l, ':');
+        if (!colon) continue;
+        double *v = g_new(double, 1);
+        *v = g_ascii_strtod(colon + 1, NULL);
+        g_hash_table_insert(*figures, g_strndup(*l, (gsize)(colon - *l)), v);
+        print_message("  %s\n", *l);
+    }
+    g_strfreev(lines);
+    g_free(out);
+    g_ptr_array_free(argv, TRUE);
+    g_free(bin);
+    g_free(tests);
+    g_free(exe);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static double figure(GHashTable *f, const char *name)
+{
+    const double *v = g_hash_table_lookup(f, name);
+    if (!v) fail_msg("continuo-bench tokens printed no %s", name);
+    return *v;
+}
+
+/* What every corpus must show: each note back within the grid's error. */
+static void assert_bench_ok(GHashTable *f)
+{
+    assert_int_equal(figure(f, "tokens_bad_files"), 0);
+    assert_int_equal(figure(f, "tokens_roundtrip_mismatches"), 0);
+    assert_int_equal(figure(f, "tokens_roundtrip_notes_checked"), figure(f, "tokens_notes"));
+    assert_true(figure(f, "tokens_roundtrip_max_onset_error") <= 5.0 + 1e-3); /* printed in ms */
+    assert_true(figure(f, "tokens_roundtrip_max_duration_error") <= 10.0 + 1e-3);
+}
+
+static void test_bench_synthetic(void **state)
+{
+    char *dir = g_dir_make_tmp("test_token_XXXXXX", NULL);
+    assert_non_null(dir);
+    GRand *rng = g_rand_new_with_seed(99);
+    size_t notes = 0;
+    for (int i = 0; i < 5; i++) {
+        GArray *evs = i < 2 ? cn_events_new() : random_performance(rng, i - 1, 600);
+        if (i < 2) kreisleriana(evs, i == 0);
+        for (guint k = 0; k < evs->len; k++) {
+            const cn_event *e = &g_array_index(evs, cn_event, k);
+            notes += e->type == CN_EV_NOTE_ON && e->b > 0;
+        }
+        char name[32];
+        snprintf(name, sizeof name, "perf%d.mid", i);
+        char *path = g_build_filename(dir, name, NULL);
+        assert_true(midifile_save(path, evs, TRUE, NULL));
+        g_free(path);
+        g_array_free(evs, TRUE);
+    }
+    GHashTable *f;
+    const char *args[] = {"--data", dir, NULL};
+    assert_int_equal(run_bench(args, &f), 0);
+    assert_int_equal(figure(f, "tokens_files"), 5);
+    assert_int_equal(figure(f, "tokens_notes"), notes);
+    assert_true(figure(f, "tokens_notes_ended_by_file_end") >= 5); /* the Kreisleriana chord */
+    /* the random files hold notes through silences of up to 200 s: the
+     * decoder's 120 s cap cuts them, they come back exactly that long and
+     * are counted apart */
+    assert_true(figure(f, "tokens_notes_over_cap") > 0);
+    assert_bench_ok(f);
+    g_hash_table_unref(f);
+    const char *uncapped[] = {"--data", dir, "--max-note-len", "0", NULL};
+    assert_int_equal(run_bench(uncapped, &f), 0);
+    assert_int_equal(figure(f, "tokens_notes_over_cap"), 0);
+    assert_bench_ok(f);
+    g_hash_table_unref(f);
+    char *cmd = g_strdup_printf("rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    g_free(cmd);
+    g_free(dir);
+    g_rand_free(rng);
+}
+
+/* The data folder: $CONTINUO_DATA, else ../shared/data (from the repository root). */
 static char *data_dir(void)
 {
     const char *env = g_getenv("CONTINUO_DATA");
@@ -443,42 +657,20 @@ static char *data_dir(void)
     return NULL;
 }
 
-static void test_asap_roundtrip(void **state)
+/* Every ASAP performance (SPLITS.tsv, kind performance), when the data is here. */
+static void test_bench_asap(void **state)
 {
     char *dir = data_dir();
     if (!dir) skip();
-    const char *files[] = {"Bach/Fugue/bwv_846/Shi05M.mid", "Chopin/Ballades/1/Ali01.mid",
-                           "Liszt/Transcendental_Etudes/4/GuoE03M.mid",
-                           "Ravel/Pavane/Zhdanov08.mid"};
-    int done = 0;
-    for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
-        char *path = g_build_filename(dir, files[i], NULL);
-        GError *err = NULL;
-        GArray *evs = g_file_test(path, G_FILE_TEST_EXISTS) ? midifile_load(path, &err) : NULL;
-        if (err) fail_msg("%s", err->message);
-        g_free(path);
-        if (!evs) continue;
-        nc_result r = roundtrip(evs);
-        print_message("%s: %zu notes, max onset error %.2f ms, max duration error %.2f ms\n",
-                      files[i], r.n_ref, r.max_onset_err * 1e3, r.max_dur_err * 1e3);
-        assert_roundtrip_ok(&r);
-        assert_true(r.n_ref > 500);
-        /* the same through tok_decode_tokens, whose cap must not cut any note */
-        GArray *t = tok_encode_events(evs);
-        GArray *dec = tok_decode_tokens((const int *)t->data, t->len, 0);
-        GArray *a = notecheck_pair(dec);
-        for (guint k = 0; k < a->len; k++) {
-            const nc_note *x = &g_array_index(a, nc_note, k);
-            assert_true(x->off - x->on < TOK_DEC_DEFAULT_MAX_NOTE_LEN - 1e-6);
-        }
-        g_array_free(a, TRUE);
-        g_array_free(dec, TRUE);
-        g_array_free(t, TRUE);
-        g_array_free(evs, TRUE);
-        done++;
-    }
+    GHashTable *f;
+    const char *args[] = {"--data", dir, NULL};
+    assert_int_equal(run_bench(args, &f), 0);
+    assert_true(figure(f, "tokens_files") >= 1000);
+    assert_true(figure(f, "tokens_notes") > 3e6);
+    assert_int_equal(figure(f, "tokens_notes_over_cap"), 0); /* the default cap cuts no real note */
+    assert_bench_ok(f);
+    g_hash_table_unref(f);
     g_free(dir);
-    assert_true(done >= 2); /* the data folder is there: the files must be too */
 }
 
 int main(void)
@@ -489,6 +681,7 @@ int main(void)
         cmocka_unit_test(test_enc_incremental),
         cmocka_unit_test(test_enc_quantize),
         cmocka_unit_test(test_enc_pedal),
+        cmocka_unit_test(test_enc_pedal_lift_held),
         cmocka_unit_test(test_enc_channels),
         cmocka_unit_test(test_enc_long_gap),
         cmocka_unit_test(test_enc_drift),
@@ -496,7 +689,8 @@ int main(void)
         cmocka_unit_test(test_dec_rules),
         cmocka_unit_test(test_dec_no_drift),
         cmocka_unit_test(test_dec_fuzz),
-        cmocka_unit_test(test_asap_roundtrip),
+        cmocka_unit_test(test_bench_synthetic),
+        cmocka_unit_test(test_bench_asap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
