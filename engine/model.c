@@ -54,7 +54,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <cblas.h>
 #include "model.h"
 #include "error.h"
 #include "kernels.h"
@@ -104,10 +103,8 @@ struct model_state {
     /* prefill: activations of PREFILL_CHUNK rows and float32 scratch */
     float *px, *pxb, *pq, *pk, *pv, *pout; /* (chunk, dim) */
     float *phb;     /* (chunk, hidden_dim) */
-    float *patt;    /* (chunk, ld) */
     float *wbuf;    /* one matrix converted to float32: max(dim, hidden, vocab) * dim */
-    float *kbuf;    /* (dim, ld) one layer's keys as float32 */
-    float *vbuf;    /* (seq_len, dim) one layer's values as float32 */
+    float *pscratch; /* kern_prefill_scratch(chunk, ld, dim) for prefill_attend */
 };
 
 /* ----------------------------------------------------------------------------
@@ -358,12 +355,10 @@ model_state *model_state_new(const model *m, GError **err)
     s->pv = zalloc(PREFILL_CHUNK * d, sizeof(float));
     s->pout = zalloc(PREFILL_CHUNK * d, sizeof(float));
     s->phb = zalloc(PREFILL_CHUNK * h, sizeof(float));
-    s->patt = zalloc(PREFILL_CHUNK * ld, sizeof(float));
     size_t rows = d > h ? d : h;
     rows = rows > V ? rows : V;
     s->wbuf = zalloc(rows * d, sizeof(float));
-    s->kbuf = zalloc(d * ld, sizeof(float));
-    s->vbuf = zalloc(T * d, sizeof(float));
+    s->pscratch = zalloc(kern_prefill_scratch(PREFILL_CHUNK, (int)ld, (int)d), sizeof(float));
     if (!s->key_t || !s->value) {
         g_set_error(err, CN_ERROR, CN_ERR_IO, "model state: out of memory");
         model_state_free(s);
@@ -377,7 +372,7 @@ void model_state_free(model_state *s)
     if (!s) return;
     void *bufs[] = {s->rc, s->rs, s->x, s->xb, s->xb2, s->q, s->kv, s->kh, s->hb, s->att,
                     s->logits, s->key_t, s->value, s->px, s->pxb, s->pq, s->pk, s->pv,
-                    s->pout, s->phb, s->patt, s->wbuf, s->kbuf, s->vbuf};
+                    s->pout, s->phb, s->wbuf, s->pscratch};
     for (size_t i = 0; i < G_N_ELEMENTS(bufs); i++) g_aligned_free(bufs[i]);
     g_free(s->freq);
     g_free(s);
@@ -517,7 +512,7 @@ float *model_forward(model_state *s, int token)
 }
 
 /* ----------------------------------------------------------------------------
- * prefill: rows of up to PREFILL_CHUNK tokens through sgemm */
+ * prefill: rows of up to PREFILL_CHUNK tokens through the batched kernels */
 
 static void prefill_chunk(model_state *s, const int *tokens, int n)
 {
@@ -527,7 +522,6 @@ static void prefill_chunk(model_state *s, const int *tokens, int n)
     int p0 = s->n, d = c->dim, hdim = c->hidden_dim, ld = s->ld, H = c->n_heads;
     int hd = d / H, end = p0 + n;
     size_t dd = (size_t)d * d, hd_ = (size_t)hdim * d;
-    float scale = 1.0f / sqrtf((float)hd);
 
     for (int r = 0; r < n; r++) embed(s, s->px + (size_t)r * d, tokens[r]);
     for (int l = 0; l < c->n_layers; l++) {
@@ -535,9 +529,9 @@ static void prefill_chunk(model_state *s, const int *tokens, int n)
         uint16_t *val = s->value + (size_t)l * c->seq_len * d;
         for (int r = 0; r < n; r++)
             rmsnorm(s->pxb + (size_t)r * d, s->px + (size_t)r * d, m->rms_att + (size_t)l * d, d);
-        kern_matmul(s->pq, s->pxb, wf32(s, m->wq, l * dd, d, d), n, d, d);
-        kern_matmul(s->pk, s->pxb, wf32(s, m->wk, l * dd, d, d), n, d, d);
-        kern_matmul(s->pv, s->pxb, wf32(s, m->wv, l * dd, d, d), n, d, d);
+        k->matmul(s->pq, s->pxb, wf32(s, m->wq, l * dd, d, d), n, d, d);
+        k->matmul(s->pk, s->pxb, wf32(s, m->wk, l * dd, d, d), n, d, d);
+        k->matmul(s->pv, s->pxb, wf32(s, m->wv, l * dd, d, d), n, d, d);
         for (int r = 0; r < n; r++) {
             rope(s, s->pq + (size_t)r * d, s->offset + p0 + r);
             rope(s, s->pk + (size_t)r * d, s->offset + p0 + r);
@@ -549,31 +543,14 @@ static void prefill_chunk(model_state *s, const int *tokens, int n)
             k->f32_to_f16(s->kh, s->pk + (size_t)r * d, d);
             for (int i = 0; i < d; i++) kt[(size_t)i * ld + p0 + r] = s->kh[i];
         }
-        /* the cached (half) keys and values of slots 0..end-1 as float32, so
-         * prefill attends to exactly the numbers decode would */
-        for (int i = 0; i < d; i++) k->f16_to_f32(s->kbuf + (size_t)i * ld, kt + (size_t)i * ld, end);
-        k->f16_to_f32(s->vbuf, val, end * d);
-        for (int h = 0; h < H; h++) {
-            /* scores (n, end) = scale Q_h (n, hd) Kt_h (hd, end) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, end, hd, scale,
-                        s->pq + h * hd, d, s->kbuf + (size_t)h * hd * ld, ld, 0.0f, s->patt, ld);
-            for (int r = 0; r < n; r++) {
-                float *row = s->patt + (size_t)r * ld;
-                int valid = p0 + r + 1; /* causal: slots <= p0 + r */
-                k->softmax_rows(row, 1, valid, ld);
-                for (int t = valid; t < end; t++) row[t] = 0.0f;
-            }
-            /* out_h (n, hd) = P (n, end) V_h (end, hd) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, end, 1.0f, s->patt, ld,
-                        s->vbuf + h * hd, d, 0.0f, s->pout + h * hd, d);
-        }
-        kern_matmul(s->pxb, s->pout, wf32(s, m->wo, l * dd, d, d), n, d, d);
+        k->prefill_attend(s->pout, s->pscratch, s->pq, kt, val, p0, n, ld, H, hd);
+        k->matmul(s->pxb, s->pout, wf32(s, m->wo, l * dd, d, d), n, d, d);
         add(s->px, s->pxb, n * d);
         for (int r = 0; r < n; r++)
             rmsnorm(s->pxb + (size_t)r * d, s->px + (size_t)r * d, m->rms_ffn + (size_t)l * d, d);
-        kern_matmul(s->phb, s->pxb, wf32(s, m->w1, l * hd_, hdim, d), n, hdim, d);
+        k->matmul(s->phb, s->pxb, wf32(s, m->w1, l * hd_, hdim, d), n, hdim, d);
         k->gelu(s->phb, n * hdim);
-        kern_matmul(s->pxb, s->phb, wf32(s, m->w2, l * hd_, d, hdim), n, d, hdim);
+        k->matmul(s->pxb, s->phb, wf32(s, m->w2, l * hd_, d, hdim), n, d, hdim);
         add(s->px, s->pxb, n * d);
     }
     /* only the last token's logits are wanted */
