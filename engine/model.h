@@ -16,7 +16,7 @@
  *
  * Weights file (little-endian), version 1:
  *   bytes 0..255: model_file_header (below), zero-padded to 256
- *   then the payload: the tensors in the order of model_weights, float32
+ *   then the payload: the tensors of kernels/weights_layout.h in its order, float32
  *   (dtype 0) with no gaps. Its size must equal payload_bytes and its SHA-256
  *   must equal sha256. Every field is checked against the file before use. */
 #ifndef CONTINUO_MODEL_H
@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <glib.h>
+#include "weights_layout.h"
 
 #define MODEL_MAGIC "CNTNUOW1" /* 8 bytes, no terminator in the file */
 #define MODEL_VERSION 1
@@ -54,19 +55,13 @@ typedef struct {
     uint8_t sha256[32];    /* of the payload */
 } model_file_header;
 
-/* One pointer per tensor into a single contiguous block (file order). */
+/* One pointer per tensor into a single contiguous block, named and ordered
+ * as WEIGHTS_TENSORS (kernels/weights_layout.h, with the shapes); wcls ==
+ * tok_emb when tied (not stored twice). */
 typedef struct {
-    float *tok_emb;   /* (vocab_size, dim) */
-    float *rms_att;   /* (n_layers, dim) */
-    float *wq;        /* (n_layers, dim, dim) */
-    float *wk;        /* (n_layers, dim, dim) */
-    float *wv;        /* (n_layers, dim, dim) */
-    float *wo;        /* (n_layers, dim, dim) */
-    float *rms_ffn;   /* (n_layers, dim) */
-    float *w1;        /* (n_layers, hidden_dim, dim) */
-    float *w2;        /* (n_layers, dim, hidden_dim) */
-    float *rms_final; /* (dim) */
-    float *wcls;      /* (vocab_size, dim); == tok_emb when tied (not stored twice) */
+#define MODEL_WEIGHTS_FIELD(name, n, kind) float *name;
+    WEIGHTS_TENSORS(MODEL_WEIGHTS_FIELD)
+#undef MODEL_WEIGHTS_FIELD
 } model_weights;
 
 /* Validates a config (positive sizes, even head_dim, sane limits). */

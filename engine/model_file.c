@@ -1,4 +1,5 @@
-/* model_file.c — the weights file layout: config checks, tensor map, writing.
+/* model_file.c — the weights file: config checks, tensor map (the layout
+ * itself is kernels/weights_layout.h), writing.
  * Loading (mmap + validation) lives in model.c. Not real-time safe. */
 #include <stdio.h>
 #include <string.h>
@@ -27,33 +28,21 @@ gboolean model_config_check(const model_config *c, GError **err)
 
 size_t model_param_count(const model_config *c)
 {
-    size_t d = (size_t)c->dim, L = (size_t)c->n_layers, h = (size_t)c->hidden_dim;
-    size_t v = (size_t)c->vocab_size;
-    size_t n = v * d                /* tok_emb */
-               + L * d              /* rms_att */
-               + 4 * L * d * d      /* wq wk wv wo */
-               + L * d              /* rms_ffn */
-               + 2 * L * h * d      /* w1 w2 */
-               + d;                 /* rms_final */
-    if (!c->tied) n += v * d;       /* wcls */
-    return n;
+    return weights_layout((size_t)c->dim, (size_t)c->n_layers, (size_t)c->hidden_dim,
+                          (size_t)c->vocab_size, c->tied, NULL, NULL);
 }
 
 void model_weights_map(model_weights *w, const model_config *c, float *p)
 {
     size_t d = (size_t)c->dim, L = (size_t)c->n_layers, h = (size_t)c->hidden_dim;
     size_t v = (size_t)c->vocab_size;
-    w->tok_emb = p;   p += v * d;
-    w->rms_att = p;   p += L * d;
-    w->wq = p;        p += L * d * d;
-    w->wk = p;        p += L * d * d;
-    w->wv = p;        p += L * d * d;
-    w->wo = p;        p += L * d * d;
-    w->rms_ffn = p;   p += L * d;
-    w->w1 = p;        p += L * h * d;
-    w->w2 = p;        p += L * d * h;
-    w->rms_final = p; p += d;
-    w->wcls = c->tied ? w->tok_emb : p;
+    int tied = c->tied;
+#define MAP(name, n, kind) \
+    w->name = p;           \
+    p += (n);
+    WEIGHTS_TENSORS(MAP)
+#undef MAP
+    if (tied) w->wcls = w->tok_emb;
 }
 
 gboolean model_file_write(const char *path, const model_config *c, const float *params,

@@ -59,6 +59,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cn_cuda_internal.cuh"
+#include "weights_layout.h"
 
 /* Everything but cn_cuda_decode_fill is file-local: the trainer's .cu files
  * are linked into the same library and may use the same kernel names. */
@@ -460,18 +461,18 @@ static uint16_t to_bf16(float f)
     return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
 }
 
-/* Upload the f32 payload (file order, model_weights_map) into one device
+/* Upload the f32 payload (file order, kernels/weights_layout.h) into one device
  * block; bf16: round every tensor but the norm gains (as model.c does). */
 static int upload_weights(cn_cuda_decoder *d, const float *params)
 {
     const cn_cuda_decode_shape *c = &d->c;
     size_t D = c->dim, L = c->n_layers, Hd = c->hidden_dim, V = c->vocab_size;
-    /* the tensors in file order (model_weights_map): element counts, and
+    /* the tensors in file order (kernels/weights_layout.h): element counts, and
      * whether each is a matrix (bf16-able) or a norm gain (always float32) */
-    enum { N = 11 };
-    size_t cnt[N] = {V * D, L * D, L * D * D, L * D * D, L * D * D, L * D * D, L * D, L * Hd * D,
-                     L * D * Hd, D, c->tied ? 0 : V * D};
-    int ismat[N] = {1, 0, 1, 1, 1, 1, 0, 1, 1, 0, 1};
+    enum { N = WEIGHTS_COUNT };
+    size_t cnt[N];
+    int ismat[N];
+    weights_layout(D, L, Hd, V, c->tied, cnt, ismat);
     size_t off[N], total = 0, count = 0;
     for (int i = 0; i < N; i++) {
         off[i] = total;
@@ -497,16 +498,24 @@ static int upload_weights(cn_cuda_decoder *d, const float *params)
         }
         src += cnt[i];
     }
-    dmat *m[N] = {&d->tok_emb, NULL, &d->wq, &d->wk, &d->wv, &d->wo, NULL, &d->w1, &d->w2, NULL, &d->wcls};
+    dmat *m[N] = {};
+    m[WEIGHTS_T_tok_emb] = &d->tok_emb;
+    m[WEIGHTS_T_wq] = &d->wq;
+    m[WEIGHTS_T_wk] = &d->wk;
+    m[WEIGHTS_T_wv] = &d->wv;
+    m[WEIGHTS_T_wo] = &d->wo;
+    m[WEIGHTS_T_w1] = &d->w1;
+    m[WEIGHTS_T_w2] = &d->w2;
+    m[WEIGHTS_T_wcls] = &d->wcls;
     for (int i = 0; i < N; i++) {
         if (!m[i]) continue;
         if (d->bf16) m[i]->b = (const uint16_t *)(base + off[i]);
         else m[i]->f = (const float *)(base + off[i]);
     }
     if (c->tied) d->wcls = d->tok_emb;
-    d->rms_att = (const float *)(base + off[1]);
-    d->rms_ffn = (const float *)(base + off[6]);
-    d->rms_final = (const float *)(base + off[9]);
+    d->rms_att = (const float *)(base + off[WEIGHTS_T_rms_att]);
+    d->rms_ffn = (const float *)(base + off[WEIGHTS_T_rms_ffn]);
+    d->rms_final = (const float *)(base + off[WEIGHTS_T_rms_final]);
     return 0;
 }
 
