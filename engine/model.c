@@ -58,6 +58,7 @@
 #include "model_internal.h"
 #include "error.h"
 #include "kernels.h"
+#include "cuda_loader.h"
 
 #define PREFILL_CHUNK 128 /* tokens per batched pass: (chunk, hidden) floats fit in L2 */
 #define HALF_MAX 65504.0f
@@ -65,6 +66,11 @@
 struct model_state {
     const model *m;
     const kern_cpu *k;
+    /* on cuda: every call below goes to the decoder (the CPU buffers are not
+     * allocated; logits receives the decoder's) */
+    const cn_cuda_api *cu;
+    cn_cuda_decoder *dec;
+    gboolean dec_failed; /* a GPU call failed: logits are NaN from now on */
     int n;          /* tokens in the cache: slots 0..n-1 */
     int64_t offset; /* absolute position of slot 0 */
     int ld;         /* row stride of key_t and att (>= seq_len) */
@@ -93,6 +99,89 @@ struct model_state {
 };
 
 /* ----------------------------------------------------------------------------
+ * the device: cpu, or cuda (kernels/cuda's decoder through engine/cuda_loader) */
+
+gboolean model_set_device(model *m, const char *device, GError **err)
+{
+    if (!device || !strcmp(device, "cpu")) {
+        m->device = MODEL_DEVICE_CPU;
+        return TRUE;
+    }
+    if (strcmp(device, "cuda")) {
+        g_set_error(err, CN_ERROR, CN_ERR_ARG, "--device %s: unknown device (cpu or cuda)", device);
+        return FALSE;
+    }
+    if (!cuda_loader_open(err)) return FALSE;
+    m->device = MODEL_DEVICE_CUDA;
+    return TRUE;
+}
+
+const char *model_get_device(const model *m)
+{
+    return m->device == MODEL_DEVICE_CUDA ? "cuda" : "cpu";
+}
+
+/* The float32 payload the decoder uploads: the model's own copy (F32), or
+ * its bfloat16 tensors widened (exactly) with the float32 gains put back. */
+static float *f32_payload(const model *m)
+{
+    const model_config *c = &m->config;
+    size_t n = model_param_count(c), L = (size_t)c->n_layers, d = (size_t)c->dim;
+    float *p = g_try_new(float, n);
+    if (!p) return NULL;
+    if (m->type == MODEL_WEIGHTS_F32) {
+        memcpy(p, m->block, n * sizeof(float));
+        return p;
+    }
+    const uint16_t *b = m->block;
+    for (size_t i = 0; i < n; i++) p[i] = kern_bf16_to_f32(b[i]);
+    model_weights w;
+    model_weights_map(&w, c, p);
+    memcpy(w.rms_att, m->rms_att, L * d * sizeof(float));
+    memcpy(w.rms_ffn, m->rms_ffn, L * d * sizeof(float));
+    memcpy(w.rms_final, m->rms_final, d * sizeof(float));
+    return p;
+}
+
+static gboolean cuda_state_init(model_state *s, GError **err)
+{
+    const model_config *c = &s->m->config;
+    s->cu = cuda_loader_open(err);
+    if (!s->cu) return FALSE;
+    cn_cuda_decode_shape shape = {
+        .dim = c->dim, .n_layers = c->n_layers, .n_heads = c->n_heads,
+        .hidden_dim = c->hidden_dim, .vocab_size = c->vocab_size, .seq_len = c->seq_len,
+        .tied = c->tied, .rope_theta = c->rope_theta, .n_params = model_param_count(c),
+    };
+    float *params = f32_payload(s->m);
+    if (!params) {
+        g_set_error(err, CN_ERROR, CN_ERR_IO, "model state: out of memory for the weights");
+        return FALSE;
+    }
+    int rc = s->cu->dec_new(&s->dec, &shape, params, s->m->type == MODEL_WEIGHTS_BF16);
+    g_free(params);
+    if (rc) {
+        g_set_error(err, CN_ERROR, CN_ERR_UNSUPPORTED, "--device cuda: %s", s->cu->last_error());
+        return FALSE;
+    }
+    s->cu->dec_set_slide_keep(s->dec, s->slide_keep);
+    return TRUE;
+}
+
+/* After a decoder call (failed != 0: it, or an earlier one, failed): the
+ * logits, NaN once anything failed; the first failure is printed once. */
+static float *cuda_done(model_state *s, int failed)
+{
+    if (failed && !s->dec_failed) {
+        g_printerr("model: --device cuda failed: %s\n", s->cu->last_error());
+        s->dec_failed = TRUE;
+    }
+    if (s->dec_failed)
+        for (int i = 0; i < s->m->config.vocab_size; i++) s->logits[i] = NAN;
+    return s->logits;
+}
+
+/* ----------------------------------------------------------------------------
  * run state */
 
 static void *zalloc(size_t n, size_t size) { return g_aligned_alloc0(n ? n : 1, size, 64); }
@@ -103,6 +192,15 @@ model_state *model_state_new(const model *m, GError **err)
     model_state *s = g_new0(model_state, 1);
     s->m = m;
     s->k = kern_cpu_default();
+    s->slide_keep = c->seq_len - (c->seq_len / 4 > 0 ? c->seq_len / 4 : 1);
+    if (m->device == MODEL_DEVICE_CUDA) {
+        s->logits = zalloc((size_t)c->vocab_size, sizeof(float));
+        if (!cuda_state_init(s, err)) {
+            model_state_free(s);
+            return NULL;
+        }
+        return s;
+    }
     size_t d = (size_t)c->dim, L = (size_t)c->n_layers, T = (size_t)c->seq_len;
     size_t hd = (size_t)(c->dim / c->n_heads), h = (size_t)c->hidden_dim, V = (size_t)c->vocab_size;
     /* Pad the key row stride to whole 64-byte lines, and off a multiple of 4 KiB
@@ -110,7 +208,6 @@ model_state *model_state_new(const model *m, GError **err)
     size_t ld = (T + 31) & ~(size_t)31;
     if ((ld * sizeof(uint16_t)) % 4096 == 0) ld += 32;
     s->ld = (int)ld;
-    s->slide_keep = c->seq_len - (c->seq_len / 4 > 0 ? c->seq_len / 4 : 1);
     s->freq = g_new(double, hd / 2);
     for (size_t i = 0; i < hd / 2; i++)
         s->freq[i] = pow((double)c->rope_theta, -2.0 * (double)i / (double)hd);
@@ -151,6 +248,7 @@ model_state *model_state_new(const model *m, GError **err)
 void model_state_free(model_state *s)
 {
     if (!s) return;
+    if (s->dec) s->cu->dec_free(s->dec);
     void *bufs[] = {s->rc, s->rs, s->x, s->xb, s->xb2, s->q, s->kv, s->kh, s->hb, s->att,
                     s->logits, s->key_t, s->value, s->px, s->pxb, s->pq, s->pk, s->pv,
                     s->pout, s->phb, s->wbuf, s->pscratch};
@@ -159,14 +257,19 @@ void model_state_free(model_state *s)
     g_free(s);
 }
 
-int model_state_len(const model_state *s) { return s->n; }
-int64_t model_state_position(const model_state *s) { return s->offset + s->n; }
-const char *model_state_kernel(const model_state *s) { return s->k->name; }
+int model_state_len(const model_state *s) { return s->dec ? s->cu->dec_len(s->dec) : s->n; }
+
+int64_t model_state_position(const model_state *s)
+{
+    return s->dec ? s->cu->dec_position(s->dec) : s->offset + s->n;
+}
+
+const char *model_state_kernel(const model_state *s) { return s->dec ? "cuda" : s->k->name; }
 
 gboolean model_state_set_kernel(model_state *s, const char *name)
 {
     const kern_cpu *k = kern_cpu_by_name(name);
-    if (!k) return FALSE;
+    if (!k || s->dec) return FALSE;
     s->k = k;
     return TRUE;
 }
@@ -175,6 +278,7 @@ void model_state_set_slide_keep(model_state *s, int keep)
 {
     int T = s->m->config.seq_len;
     s->slide_keep = keep < 0 ? 0 : keep >= T ? T - 1 : keep;
+    if (s->dec) s->cu->dec_set_slide_keep(s->dec, s->slide_keep);
 }
 
 /* ----------------------------------------------------------------------------
@@ -257,6 +361,7 @@ float *model_forward(model_state *s, int token)
     const model_config *c = &m->config;
     const kern_cpu *k = s->k;
     g_return_val_if_fail(token >= 0 && token < c->vocab_size, NULL);
+    if (s->dec) return cuda_done(s, s->dec_failed || s->cu->dec_forward(s->dec, token, s->logits));
     if (s->n >= c->seq_len) model_slide(s, s->slide_keep);
     int slot = s->n, d = c->dim, hdim = c->hidden_dim, ld = s->ld;
     int64_t pos = s->offset + slot;
@@ -346,6 +451,7 @@ float *model_prefill(model_state *s, const int *tokens, int n)
     const model_config *c = &s->m->config;
     g_return_val_if_fail(n > 0, NULL);
     for (int i = 0; i < n; i++) g_return_val_if_fail(tokens[i] >= 0 && tokens[i] < c->vocab_size, NULL);
+    if (s->dec) return cuda_done(s, s->dec_failed || s->cu->dec_prefill(s->dec, tokens, n, s->logits));
     for (int i = 0; i < n;) {
         if (s->n >= c->seq_len) model_slide(s, s->slide_keep);
         int todo = n - i;
@@ -363,12 +469,17 @@ float *model_prefill(model_state *s, const int *tokens, int n)
 void model_truncate(model_state *s, int n)
 {
     if (n < 0) n = 0;
-    if (n < s->n) s->n = n;
+    if (s->dec) s->cu->dec_truncate(s->dec, n);
+    else if (n < s->n) s->n = n;
 }
 
 void model_slide(model_state *s, int keep)
 {
     const model_config *c = &s->m->config;
+    if (s->dec) {
+        cuda_done(s, s->dec_failed || s->cu->dec_slide(s->dec, keep));
+        return;
+    }
     if (keep < 0) keep = 0;
     if (keep >= s->n) return;
     int shift = s->n - keep, d = c->dim, ld = s->ld;

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include "model.h"
 
+enum { MODEL_DEVICE_CPU = 0, MODEL_DEVICE_CUDA = 1 };
+
 /* One matrix, float32 or bfloat16 (exactly one pointer set). */
 typedef struct {
     const float *f;
@@ -20,7 +22,7 @@ struct model {
     float *norms;    /* rms_att (L, dim), rms_ffn (L, dim), rms_final (dim): float32 */
     mat tok_emb, wq, wk, wv, wo, w1, w2, wcls;
     const float *rms_att, *rms_ffn, *rms_final;
-    int device;      /* model_device: where its run states compute */
+    int device;      /* MODEL_DEVICE_*: where its run states compute (model_set_device) */
 };
 
 
