@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cuda_loader.h"
+#include "cuda_loader_test.h"
 #include "error.h"
 
 #ifndef CONTINUO_LIBDIR
@@ -14,6 +15,7 @@ static GMutex lock;
 static gboolean tried;
 static const cn_cuda_api *table;
 static char *loaded_path;
+static void *handle;      /* the dlopen()ed library, once loaded */
 static char *fail_msg; /* the one line, kept for every later call */
 
 /* Candidate paths in search order (cuda_loader.h); a NULL-terminated vector. */
@@ -86,6 +88,7 @@ static const cn_cuda_api *load(void)
         return NULL;
     }
     loaded_path = g_strdup(path);
+    handle = h;
     g_strfreev(paths);
     return api;
 }
@@ -112,4 +115,18 @@ const cn_cuda_api *cuda_loader_open(GError **err)
 const char *cuda_loader_path(void)
 {
     return loaded_path;
+}
+
+const cn_cuda_test_api *cuda_loader_open_tests(GError **err)
+{
+    if (!cuda_loader_open(err)) return NULL;
+    cn_cuda_get_test_api_fn get = (cn_cuda_get_test_api_fn)dlsym(handle, CN_CUDA_TEST_ENTRY);
+    const cn_cuda_test_api *t = get ? get() : NULL;
+    if (!t || t->abi != CN_CUDA_TEST_ABI || t->size != sizeof(cn_cuda_test_api)) {
+        g_set_error(err, CN_ERROR, CN_ERR_UNSUPPORTED,
+                    "--device cuda: %s: no test table %s of ABI %d (rebuild)", loaded_path,
+                    CN_CUDA_TEST_ENTRY, CN_CUDA_TEST_ABI);
+        return NULL;
+    }
+    return t;
 }

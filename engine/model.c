@@ -1,5 +1,6 @@
-/* model.c — loading a weights file (mmap + validation) and running the
- * transformer of model.h: decode one token, prefill a run, truncate, slide.
+/* model.c — running the transformer of model.h: decode one token, prefill a
+ * run, truncate, slide (on the CPU kernels, or the CUDA decoder). Loading is
+ * model_file.c; what it builds is described here.
  *
  * Memory (why it looks like this): single-token decode reads every weight
  * once per token, so on this machine it is bound by cache bandwidth, not
@@ -54,33 +55,22 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <cblas.h>
-#include "model.h"
+#include "model_internal.h"
 #include "error.h"
 #include "kernels.h"
+#include "cuda_loader.h"
 
 #define PREFILL_CHUNK 128 /* tokens per batched pass: (chunk, hidden) floats fit in L2 */
 #define HALF_MAX 65504.0f
 
-/* One matrix, float32 or bfloat16 (exactly one pointer set). */
-typedef struct {
-    const float *f;
-    const uint16_t *b;
-} mat;
-
-struct model {
-    char *path;
-    model_config config;
-    model_weight_type type;
-    void *block;     /* all tensors in file order, float32 or bfloat16; 2 MB pages */
-    float *norms;    /* rms_att (L, dim), rms_ffn (L, dim), rms_final (dim): float32 */
-    mat tok_emb, wq, wk, wv, wo, w1, w2, wcls;
-    const float *rms_att, *rms_ffn, *rms_final;
-};
-
 struct model_state {
     const model *m;
     const kern_cpu *k;
+    /* on cuda: every call below goes to the decoder (the CPU buffers are not
+     * allocated; logits receives the decoder's) */
+    const cn_cuda_api *cu;
+    cn_cuda_decoder *dec;
+    gboolean dec_failed; /* a GPU call failed: logits are NaN from now on */
     int n;          /* tokens in the cache: slots 0..n-1 */
     int64_t offset; /* absolute position of slot 0 */
     int ld;         /* row stride of key_t and att (>= seq_len) */
@@ -104,214 +94,91 @@ struct model_state {
     /* prefill: activations of PREFILL_CHUNK rows and float32 scratch */
     float *px, *pxb, *pq, *pk, *pv, *pout; /* (chunk, dim) */
     float *phb;     /* (chunk, hidden_dim) */
-    float *patt;    /* (chunk, ld) */
     float *wbuf;    /* one matrix converted to float32: max(dim, hidden, vocab) * dim */
-    float *kbuf;    /* (dim, ld) one layer's keys as float32 */
-    float *vbuf;    /* (seq_len, dim) one layer's values as float32 */
+    float *pscratch; /* kern_prefill_scratch(chunk, ld, dim) for prefill_attend */
 };
 
 /* ----------------------------------------------------------------------------
- * loading */
+ * the device: cpu, or cuda (kernels/cuda's decoder through engine/cuda_loader) */
 
-static gboolean load_fail(GError **err, const char *path, int code, const char *fmt, ...)
-    G_GNUC_PRINTF(4, 5);
-static gboolean load_fail(GError **err, const char *path, int code, const char *fmt, ...)
+gboolean model_set_device(model *m, const char *device, GError **err)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    char *msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_set_error(err, CN_ERROR, code, "%s: %s", path, msg);
-    g_free(msg);
-    return FALSE;
-}
-
-/* Every header field against the spec and the file size; the payload is not touched. */
-static gboolean header_check(const model_file_header *h, uint64_t file_size, const char *path,
-                             GError **err)
-{
-    if (memcmp(h->magic, MODEL_MAGIC, 8))
-        return load_fail(err, path, CN_ERR_FORMAT, "not a continuo model file (bad magic)");
-    if (h->version != MODEL_VERSION)
-        return load_fail(err, path, CN_ERR_VERSION, "format version %u, this build reads version %d",
-                         h->version, MODEL_VERSION);
-    if (h->header_size != MODEL_HEADER_SIZE)
-        return load_fail(err, path, CN_ERR_FORMAT, "header_size %u, expected %d", h->header_size,
-                         MODEL_HEADER_SIZE);
-    GError *e = NULL;
-    if (!model_config_check(&h->config, &e)) {
-        load_fail(err, path, CN_ERR_FORMAT, "%s", e->message);
-        g_error_free(e);
+    if (!device || !strcmp(device, "cpu")) {
+        m->device = MODEL_DEVICE_CPU;
+        return TRUE;
+    }
+    if (strcmp(device, "cuda")) {
+        g_set_error(err, CN_ERROR, CN_ERR_ARG, "--device %s: unknown device (cpu or cuda)", device);
         return FALSE;
     }
-    if (h->dtype != 0)
-        return load_fail(err, path, CN_ERR_UNSUPPORTED, "dtype %u not supported (0 = float32)",
-                         h->dtype);
-    uint64_t want = model_param_count(&h->config);
-    if (h->param_count != want)
-        return load_fail(err, path, CN_ERR_FORMAT,
-                         "param_count %" G_GUINT64_FORMAT " does not match the config (%" G_GUINT64_FORMAT ")",
-                         (guint64)h->param_count, (guint64)want);
-    if (h->payload_bytes != want * sizeof(float))
-        return load_fail(err, path, CN_ERR_FORMAT,
-                         "payload_bytes %" G_GUINT64_FORMAT " is not param_count * 4",
-                         (guint64)h->payload_bytes);
-    uint64_t total = MODEL_HEADER_SIZE + h->payload_bytes;
-    if (file_size < total)
-        return load_fail(err, path, CN_ERR_TRUNCATED,
-                         "truncated: %" G_GUINT64_FORMAT " bytes, the header declares %" G_GUINT64_FORMAT,
-                         (guint64)file_size, (guint64)total);
-    if (file_size > total)
-        return load_fail(err, path, CN_ERR_FORMAT,
-                         "%" G_GUINT64_FORMAT " trailing bytes after the payload",
-                         (guint64)(file_size - total));
+    if (!cuda_loader_open(err)) return FALSE;
+    m->device = MODEL_DEVICE_CUDA;
     return TRUE;
 }
 
-/* Memory on 2 MB pages where the kernel allows (THP "madvise" mode). */
-static void *huge_alloc(size_t bytes)
+const char *model_get_device(const model *m)
 {
-    size_t align = (size_t)2 << 20, size = (bytes + align - 1) & ~(align - 1);
-    void *p = NULL;
-    if (posix_memalign(&p, align, size ? size : align)) return NULL;
-    madvise(p, size, MADV_HUGEPAGE);
+    return m->device == MODEL_DEVICE_CUDA ? "cuda" : "cpu";
+}
+
+/* The float32 payload the decoder uploads: the model's own copy (F32), or
+ * its bfloat16 tensors widened (exactly) with the float32 gains put back. */
+static float *f32_payload(const model *m)
+{
+    const model_config *c = &m->config;
+    size_t n = model_param_count(c), L = (size_t)c->n_layers, d = (size_t)c->dim;
+    float *p = g_try_new(float, n);
+    if (!p) return NULL;
+    if (m->type == MODEL_WEIGHTS_F32) {
+        memcpy(p, m->block, n * sizeof(float));
+        return p;
+    }
+    const uint16_t *b = m->block;
+    for (size_t i = 0; i < n; i++) p[i] = kern_bf16_to_f32(b[i]);
+    model_weights w;
+    model_weights_map(&w, c, p);
+    memcpy(w.rms_att, m->rms_att, L * d * sizeof(float));
+    memcpy(w.rms_ffn, m->rms_ffn, L * d * sizeof(float));
+    memcpy(w.rms_final, m->rms_final, d * sizeof(float));
     return p;
 }
 
-static model_weight_type resolve_type(model_weight_type t)
+static gboolean cuda_state_init(model_state *s, GError **err)
 {
-    if (t != MODEL_WEIGHTS_AUTO) return t;
-    const char *env = getenv("CONTINUO_WEIGHTS");
-    if (env && !strcmp(env, "f32")) return MODEL_WEIGHTS_F32;
-    return MODEL_WEIGHTS_BF16;
-}
-
-/* Copy (float32) or round (bfloat16) the payload into m->block. */
-static gboolean build_weights(model *m, const float *payload, size_t count)
-{
-    const model_config *c = &m->config;
-    model_weights w; /* offsets into the payload, via a map on the payload itself */
-    model_weights_map(&w, c, (float *)payload);
-    size_t L = (size_t)c->n_layers, d = (size_t)c->dim;
-    m->norms = g_new(float, 2 * L * d + d);
-    memcpy(m->norms, w.rms_att, L * d * sizeof(float));
-    memcpy(m->norms + L * d, w.rms_ffn, L * d * sizeof(float));
-    memcpy(m->norms + 2 * L * d, w.rms_final, d * sizeof(float));
-    m->rms_att = m->norms;
-    m->rms_ffn = m->norms + L * d;
-    m->rms_final = m->norms + 2 * L * d;
-
-    const float *src[] = {w.tok_emb, w.wq, w.wk, w.wv, w.wo, w.w1, w.w2, w.wcls};
-    mat *dst[] = {&m->tok_emb, &m->wq, &m->wk, &m->wv, &m->wo, &m->w1, &m->w2, &m->wcls};
-    if (m->type == MODEL_WEIGHTS_F32) {
-        float *b = huge_alloc(count * sizeof(float));
-        if (!b) return FALSE;
-        memcpy(b, payload, count * sizeof(float));
-        for (size_t i = 0; i < G_N_ELEMENTS(src); i++) dst[i]->f = b + (src[i] - payload);
-        m->block = b;
-    } else {
-        uint16_t *b = huge_alloc(count * sizeof(uint16_t));
-        if (!b) return FALSE;
-        for (size_t i = 0; i < count; i++) b[i] = kern_f32_to_bf16(payload[i]);
-        for (size_t i = 0; i < G_N_ELEMENTS(src); i++) dst[i]->b = b + (src[i] - payload);
-        m->block = b;
+    const model_config *c = &s->m->config;
+    s->cu = cuda_loader_open(err);
+    if (!s->cu) return FALSE;
+    cn_cuda_decode_shape shape = {
+        .dim = c->dim, .n_layers = c->n_layers, .n_heads = c->n_heads,
+        .hidden_dim = c->hidden_dim, .vocab_size = c->vocab_size, .seq_len = c->seq_len,
+        .tied = c->tied, .rope_theta = c->rope_theta, .n_params = model_param_count(c),
+    };
+    float *params = f32_payload(s->m);
+    if (!params) {
+        g_set_error(err, CN_ERROR, CN_ERR_IO, "model state: out of memory for the weights");
+        return FALSE;
     }
+    int rc = s->cu->dec_new(&s->dec, &shape, params, s->m->type == MODEL_WEIGHTS_BF16);
+    g_free(params);
+    if (rc) {
+        g_set_error(err, CN_ERROR, CN_ERR_UNSUPPORTED, "--device cuda: %s", s->cu->last_error());
+        return FALSE;
+    }
+    s->cu->dec_set_slide_keep(s->dec, s->slide_keep);
     return TRUE;
 }
 
-model *model_load_as(const char *path, model_weight_type type, GError **err)
+/* After a decoder call (failed != 0: it, or an earlier one, failed): the
+ * logits, NaN once anything failed; the first failure is printed once. */
+static float *cuda_done(model_state *s, int failed)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        load_fail(err, path, CN_ERR_IO, "cannot open: %s", g_strerror(errno));
-        return NULL;
+    if (failed && !s->dec_failed) {
+        g_printerr("model: --device cuda failed: %s\n", s->cu->last_error());
+        s->dec_failed = TRUE;
     }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        load_fail(err, path, CN_ERR_IO, "not a regular file");
-        close(fd);
-        return NULL;
-    }
-    uint64_t size = (uint64_t)st.st_size;
-    if (size < MODEL_HEADER_SIZE) {
-        /* Short files: a prefix of our magic means a cut-off model file. */
-        char head[8] = {0};
-        ssize_t got = pread(fd, head, size < 8 ? size : 8, 0);
-        close(fd);
-        if (got >= 0 && !memcmp(head, MODEL_MAGIC, (size_t)got))
-            load_fail(err, path, CN_ERR_TRUNCATED,
-                      "truncated: %" G_GUINT64_FORMAT " bytes, shorter than the %d-byte header",
-                      (guint64)size, MODEL_HEADER_SIZE);
-        else
-            load_fail(err, path, CN_ERR_FORMAT, "not a continuo model file (bad magic)");
-        return NULL;
-    }
-    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED) {
-        load_fail(err, path, CN_ERR_IO, "cannot mmap: %s", g_strerror(errno));
-        return NULL;
-    }
-    model_file_header h;
-    memcpy(&h, map, sizeof h);
-    if (!header_check(&h, size, path, err)) {
-        munmap(map, size);
-        return NULL;
-    }
-    madvise(map, size, MADV_SEQUENTIAL);
-
-    const guchar *payload = (const guchar *)map + MODEL_HEADER_SIZE;
-    GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
-    /* g_checksum_update takes a gssize: feed it in bounded pieces */
-    for (uint64_t off = 0; off < h.payload_bytes; off += 1u << 30) {
-        uint64_t len = h.payload_bytes - off < (1u << 30) ? h.payload_bytes - off : (1u << 30);
-        g_checksum_update(ck, payload + off, (gssize)len);
-    }
-    uint8_t digest[32];
-    gsize dlen = sizeof digest;
-    g_checksum_get_digest(ck, digest, &dlen);
-    g_checksum_free(ck);
-    if (memcmp(digest, h.sha256, 32)) {
-        load_fail(err, path, CN_ERR_CHECKSUM, "payload does not match its SHA-256 (corrupted file)");
-        munmap(map, size);
-        return NULL;
-    }
-
-    model *m = g_new0(model, 1);
-    m->path = g_strdup(path);
-    m->config = h.config;
-    m->type = resolve_type(type);
-    /* the payload sits at offset 256 of a page-aligned mapping: float-aligned */
-    gboolean ok = build_weights(m, (const float *)(const void *)payload, (size_t)h.param_count);
-    munmap(map, size); /* everything needed is copied: the file's pages leave our RSS */
-    if (!ok) {
-        load_fail(err, path, CN_ERR_IO, "out of memory for the weights");
-        model_free(m);
-        return NULL;
-    }
-    return m;
-}
-
-model *model_load(const char *path, GError **err)
-{
-    return model_load_as(path, MODEL_WEIGHTS_AUTO, err);
-}
-
-void model_free(model *m)
-{
-    if (!m) return;
-    free(m->block);
-    g_free(m->norms);
-    g_free(m->path);
-    g_free(m);
-}
-
-const model_config *model_get_config(const model *m) { return &m->config; }
-model_weight_type model_get_weight_type(const model *m) { return m->type; }
-const float *model_get_f32_params(const model *m)
-{
-    /* build_weights copied the whole payload, in file order, into block */
-    return m->type == MODEL_WEIGHTS_F32 ? (const float *)m->block : NULL;
+    if (s->dec_failed)
+        for (int i = 0; i < s->m->config.vocab_size; i++) s->logits[i] = NAN;
+    return s->logits;
 }
 
 /* ----------------------------------------------------------------------------
@@ -325,6 +192,15 @@ model_state *model_state_new(const model *m, GError **err)
     model_state *s = g_new0(model_state, 1);
     s->m = m;
     s->k = kern_cpu_default();
+    s->slide_keep = c->seq_len - (c->seq_len / 4 > 0 ? c->seq_len / 4 : 1);
+    if (m->device == MODEL_DEVICE_CUDA) {
+        s->logits = zalloc((size_t)c->vocab_size, sizeof(float));
+        if (!cuda_state_init(s, err)) {
+            model_state_free(s);
+            return NULL;
+        }
+        return s;
+    }
     size_t d = (size_t)c->dim, L = (size_t)c->n_layers, T = (size_t)c->seq_len;
     size_t hd = (size_t)(c->dim / c->n_heads), h = (size_t)c->hidden_dim, V = (size_t)c->vocab_size;
     /* Pad the key row stride to whole 64-byte lines, and off a multiple of 4 KiB
@@ -332,7 +208,6 @@ model_state *model_state_new(const model *m, GError **err)
     size_t ld = (T + 31) & ~(size_t)31;
     if ((ld * sizeof(uint16_t)) % 4096 == 0) ld += 32;
     s->ld = (int)ld;
-    s->slide_keep = c->seq_len - (c->seq_len / 4 > 0 ? c->seq_len / 4 : 1);
     s->freq = g_new(double, hd / 2);
     for (size_t i = 0; i < hd / 2; i++)
         s->freq[i] = pow((double)c->rope_theta, -2.0 * (double)i / (double)hd);
@@ -358,12 +233,10 @@ model_state *model_state_new(const model *m, GError **err)
     s->pv = zalloc(PREFILL_CHUNK * d, sizeof(float));
     s->pout = zalloc(PREFILL_CHUNK * d, sizeof(float));
     s->phb = zalloc(PREFILL_CHUNK * h, sizeof(float));
-    s->patt = zalloc(PREFILL_CHUNK * ld, sizeof(float));
     size_t rows = d > h ? d : h;
     rows = rows > V ? rows : V;
     s->wbuf = zalloc(rows * d, sizeof(float));
-    s->kbuf = zalloc(d * ld, sizeof(float));
-    s->vbuf = zalloc(T * d, sizeof(float));
+    s->pscratch = zalloc(kern_prefill_scratch(PREFILL_CHUNK, (int)ld, (int)d), sizeof(float));
     if (!s->key_t || !s->value) {
         g_set_error(err, CN_ERROR, CN_ERR_IO, "model state: out of memory");
         model_state_free(s);
@@ -375,22 +248,28 @@ model_state *model_state_new(const model *m, GError **err)
 void model_state_free(model_state *s)
 {
     if (!s) return;
+    if (s->dec) s->cu->dec_free(s->dec);
     void *bufs[] = {s->rc, s->rs, s->x, s->xb, s->xb2, s->q, s->kv, s->kh, s->hb, s->att,
                     s->logits, s->key_t, s->value, s->px, s->pxb, s->pq, s->pk, s->pv,
-                    s->pout, s->phb, s->patt, s->wbuf, s->kbuf, s->vbuf};
+                    s->pout, s->phb, s->wbuf, s->pscratch};
     for (size_t i = 0; i < G_N_ELEMENTS(bufs); i++) g_aligned_free(bufs[i]);
     g_free(s->freq);
     g_free(s);
 }
 
-int model_state_len(const model_state *s) { return s->n; }
-int64_t model_state_position(const model_state *s) { return s->offset + s->n; }
-const char *model_state_kernel(const model_state *s) { return s->k->name; }
+int model_state_len(const model_state *s) { return s->dec ? s->cu->dec_len(s->dec) : s->n; }
+
+int64_t model_state_position(const model_state *s)
+{
+    return s->dec ? s->cu->dec_position(s->dec) : s->offset + s->n;
+}
+
+const char *model_state_kernel(const model_state *s) { return s->dec ? "cuda" : s->k->name; }
 
 gboolean model_state_set_kernel(model_state *s, const char *name)
 {
     const kern_cpu *k = kern_cpu_by_name(name);
-    if (!k) return FALSE;
+    if (!k || s->dec) return FALSE;
     s->k = k;
     return TRUE;
 }
@@ -399,6 +278,7 @@ void model_state_set_slide_keep(model_state *s, int keep)
 {
     int T = s->m->config.seq_len;
     s->slide_keep = keep < 0 ? 0 : keep >= T ? T - 1 : keep;
+    if (s->dec) s->cu->dec_set_slide_keep(s->dec, s->slide_keep);
 }
 
 /* ----------------------------------------------------------------------------
@@ -481,6 +361,7 @@ float *model_forward(model_state *s, int token)
     const model_config *c = &m->config;
     const kern_cpu *k = s->k;
     g_return_val_if_fail(token >= 0 && token < c->vocab_size, NULL);
+    if (s->dec) return cuda_done(s, s->dec_failed || s->cu->dec_forward(s->dec, token, s->logits));
     if (s->n >= c->seq_len) model_slide(s, s->slide_keep);
     int slot = s->n, d = c->dim, hdim = c->hidden_dim, ld = s->ld;
     int64_t pos = s->offset + slot;
@@ -517,7 +398,7 @@ float *model_forward(model_state *s, int token)
 }
 
 /* ----------------------------------------------------------------------------
- * prefill: rows of up to PREFILL_CHUNK tokens through sgemm */
+ * prefill: rows of up to PREFILL_CHUNK tokens through the batched kernels */
 
 static void prefill_chunk(model_state *s, const int *tokens, int n)
 {
@@ -527,7 +408,6 @@ static void prefill_chunk(model_state *s, const int *tokens, int n)
     int p0 = s->n, d = c->dim, hdim = c->hidden_dim, ld = s->ld, H = c->n_heads;
     int hd = d / H, end = p0 + n;
     size_t dd = (size_t)d * d, hd_ = (size_t)hdim * d;
-    float scale = 1.0f / sqrtf((float)hd);
 
     for (int r = 0; r < n; r++) embed(s, s->px + (size_t)r * d, tokens[r]);
     for (int l = 0; l < c->n_layers; l++) {
@@ -535,9 +415,9 @@ static void prefill_chunk(model_state *s, const int *tokens, int n)
         uint16_t *val = s->value + (size_t)l * c->seq_len * d;
         for (int r = 0; r < n; r++)
             rmsnorm(s->pxb + (size_t)r * d, s->px + (size_t)r * d, m->rms_att + (size_t)l * d, d);
-        kern_matmul(s->pq, s->pxb, wf32(s, m->wq, l * dd, d, d), n, d, d);
-        kern_matmul(s->pk, s->pxb, wf32(s, m->wk, l * dd, d, d), n, d, d);
-        kern_matmul(s->pv, s->pxb, wf32(s, m->wv, l * dd, d, d), n, d, d);
+        k->matmul(s->pq, s->pxb, wf32(s, m->wq, l * dd, d, d), n, d, d);
+        k->matmul(s->pk, s->pxb, wf32(s, m->wk, l * dd, d, d), n, d, d);
+        k->matmul(s->pv, s->pxb, wf32(s, m->wv, l * dd, d, d), n, d, d);
         for (int r = 0; r < n; r++) {
             rope(s, s->pq + (size_t)r * d, s->offset + p0 + r);
             rope(s, s->pk + (size_t)r * d, s->offset + p0 + r);
@@ -549,31 +429,14 @@ static void prefill_chunk(model_state *s, const int *tokens, int n)
             k->f32_to_f16(s->kh, s->pk + (size_t)r * d, d);
             for (int i = 0; i < d; i++) kt[(size_t)i * ld + p0 + r] = s->kh[i];
         }
-        /* the cached (half) keys and values of slots 0..end-1 as float32, so
-         * prefill attends to exactly the numbers decode would */
-        for (int i = 0; i < d; i++) k->f16_to_f32(s->kbuf + (size_t)i * ld, kt + (size_t)i * ld, end);
-        k->f16_to_f32(s->vbuf, val, end * d);
-        for (int h = 0; h < H; h++) {
-            /* scores (n, end) = scale Q_h (n, hd) Kt_h (hd, end) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, end, hd, scale,
-                        s->pq + h * hd, d, s->kbuf + (size_t)h * hd * ld, ld, 0.0f, s->patt, ld);
-            for (int r = 0; r < n; r++) {
-                float *row = s->patt + (size_t)r * ld;
-                int valid = p0 + r + 1; /* causal: slots <= p0 + r */
-                k->softmax_rows(row, 1, valid, ld);
-                for (int t = valid; t < end; t++) row[t] = 0.0f;
-            }
-            /* out_h (n, hd) = P (n, end) V_h (end, hd) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, end, 1.0f, s->patt, ld,
-                        s->vbuf + h * hd, d, 0.0f, s->pout + h * hd, d);
-        }
-        kern_matmul(s->pxb, s->pout, wf32(s, m->wo, l * dd, d, d), n, d, d);
+        k->prefill_attend(s->pout, s->pscratch, s->pq, kt, val, p0, n, ld, H, hd);
+        k->matmul(s->pxb, s->pout, wf32(s, m->wo, l * dd, d, d), n, d, d);
         add(s->px, s->pxb, n * d);
         for (int r = 0; r < n; r++)
             rmsnorm(s->pxb + (size_t)r * d, s->px + (size_t)r * d, m->rms_ffn + (size_t)l * d, d);
-        kern_matmul(s->phb, s->pxb, wf32(s, m->w1, l * hd_, hdim, d), n, hdim, d);
+        k->matmul(s->phb, s->pxb, wf32(s, m->w1, l * hd_, hdim, d), n, hdim, d);
         k->gelu(s->phb, n * hdim);
-        kern_matmul(s->pxb, s->phb, wf32(s, m->w2, l * hd_, d, hdim), n, d, hdim);
+        k->matmul(s->pxb, s->phb, wf32(s, m->w2, l * hd_, d, hdim), n, d, hdim);
         add(s->px, s->pxb, n * d);
     }
     /* only the last token's logits are wanted */
@@ -588,6 +451,7 @@ float *model_prefill(model_state *s, const int *tokens, int n)
     const model_config *c = &s->m->config;
     g_return_val_if_fail(n > 0, NULL);
     for (int i = 0; i < n; i++) g_return_val_if_fail(tokens[i] >= 0 && tokens[i] < c->vocab_size, NULL);
+    if (s->dec) return cuda_done(s, s->dec_failed || s->cu->dec_prefill(s->dec, tokens, n, s->logits));
     for (int i = 0; i < n;) {
         if (s->n >= c->seq_len) model_slide(s, s->slide_keep);
         int todo = n - i;
@@ -605,12 +469,17 @@ float *model_prefill(model_state *s, const int *tokens, int n)
 void model_truncate(model_state *s, int n)
 {
     if (n < 0) n = 0;
-    if (n < s->n) s->n = n;
+    if (s->dec) s->cu->dec_truncate(s->dec, n);
+    else if (n < s->n) s->n = n;
 }
 
 void model_slide(model_state *s, int keep)
 {
     const model_config *c = &s->m->config;
+    if (s->dec) {
+        cuda_done(s, s->dec_failed || s->cu->dec_slide(s->dec, keep));
+        return;
+    }
     if (keep < 0) keep = 0;
     if (keep >= s->n) return;
     int shift = s->n - keep, d = c->dim, ld = s->ld;

@@ -16,7 +16,7 @@
  *
  * Weights file (little-endian), version 1:
  *   bytes 0..255: model_file_header (below), zero-padded to 256
- *   then the payload: the tensors in the order of model_weights, float32
+ *   then the payload: the tensors of kernels/weights_layout.h in its order, float32
  *   (dtype 0) with no gaps. Its size must equal payload_bytes and its SHA-256
  *   must equal sha256. Every field is checked against the file before use. */
 #ifndef CONTINUO_MODEL_H
@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <glib.h>
+#include "weights_layout.h"
 
 #define MODEL_MAGIC "CNTNUOW1" /* 8 bytes, no terminator in the file */
 #define MODEL_VERSION 1
@@ -54,19 +55,13 @@ typedef struct {
     uint8_t sha256[32];    /* of the payload */
 } model_file_header;
 
-/* One pointer per tensor into a single contiguous block (file order). */
+/* One pointer per tensor into a single contiguous block, named and ordered
+ * as WEIGHTS_TENSORS (kernels/weights_layout.h, with the shapes); wcls ==
+ * tok_emb when tied (not stored twice). */
 typedef struct {
-    float *tok_emb;   /* (vocab_size, dim) */
-    float *rms_att;   /* (n_layers, dim) */
-    float *wq;        /* (n_layers, dim, dim) */
-    float *wk;        /* (n_layers, dim, dim) */
-    float *wv;        /* (n_layers, dim, dim) */
-    float *wo;        /* (n_layers, dim, dim) */
-    float *rms_ffn;   /* (n_layers, dim) */
-    float *w1;        /* (n_layers, hidden_dim, dim) */
-    float *w2;        /* (n_layers, dim, hidden_dim) */
-    float *rms_final; /* (dim) */
-    float *wcls;      /* (vocab_size, dim); == tok_emb when tied (not stored twice) */
+#define MODEL_WEIGHTS_FIELD(name, n, kind) float *name;
+    WEIGHTS_TENSORS(MODEL_WEIGHTS_FIELD)
+#undef MODEL_WEIGHTS_FIELD
 } model_weights;
 
 /* Validates a config (positive sizes, even head_dim, sane limits). */
@@ -128,10 +123,25 @@ void model_state_set_slide_keep(model_state *s, int keep);
 /* Absolute position of the next token: tokens ever appended, minus those
  * rolled back by model_truncate (slides do not change it). */
 int64_t model_state_position(const model_state *s);
-/* The decode kernel variant in use ("avx512", "avx2", "blas", "portable");
- * set_kernel picks another by name, FALSE when unknown or unsupported here. */
+/* The decode kernel variant in use ("avx512", "avx2", "blas", "portable";
+ * "cuda" on the GPU); set_kernel picks another CPU variant by name, FALSE
+ * when unknown or unsupported here, or when the state runs on cuda. */
 const char *model_state_kernel(const model_state *s);
 gboolean model_state_set_kernel(model_state *s, const char *name);
+/* Where the run states of a model compute: "cpu" (the default: the CPU
+ * kernels, the reference) or "cuda" (kernels/cuda's decoder, reached through
+ * engine/cuda_loader.c: every state made afterwards uploads the weights, in
+ * the model's weight type, and keeps its KV cache on the GPU; same calls,
+ * same position semantics, logits equal to the CPU's up to float32
+ * summation order). Call before model_state_new: states made earlier keep
+ * their device. FALSE with one line in err (CN_ERROR) for an unknown name,
+ * or for cuda without a usable library and GPU (the loader's line, e.g.
+ * "--device cuda: no usable GPU (...)"). On cuda, a GPU failure after start
+ * is logged once and the state's logits become NaN from then on (callers
+ * already treat non-finite logits as a broken model). */
+gboolean model_set_device(model *m, const char *device, GError **err);
+const char *model_get_device(const model *m);
+
 /* The float32 payload (model_param_count floats, model_weights order) of a
  * model loaded as MODEL_WEIGHTS_F32; NULL for BF16. For backends that keep
  * their own copy of the weights (kernels/cuda: uploaded to the GPU). */

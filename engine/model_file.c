@@ -1,10 +1,18 @@
-/* model_file.c — the weights file layout: config checks, tensor map, writing.
- * Loading (mmap + validation) lives in model.c. Not real-time safe. */
-#include <stdio.h>
-#include <string.h>
+/* model_file.c — the weights file: config checks, tensor map (the layout
+ * itself is kernels/weights_layout.h), loading (mmap, validation, the copy
+ * into memory described at the top of model.c) and writing. Running the
+ * loaded model is model.c. Not real-time safe. */
 #include <errno.h>
-#include "model.h"
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "model_internal.h"
 #include "error.h"
+#include "kernels.h"
 
 gboolean model_config_check(const model_config *c, GError **err)
 {
@@ -27,33 +35,21 @@ gboolean model_config_check(const model_config *c, GError **err)
 
 size_t model_param_count(const model_config *c)
 {
-    size_t d = (size_t)c->dim, L = (size_t)c->n_layers, h = (size_t)c->hidden_dim;
-    size_t v = (size_t)c->vocab_size;
-    size_t n = v * d                /* tok_emb */
-               + L * d              /* rms_att */
-               + 4 * L * d * d      /* wq wk wv wo */
-               + L * d              /* rms_ffn */
-               + 2 * L * h * d      /* w1 w2 */
-               + d;                 /* rms_final */
-    if (!c->tied) n += v * d;       /* wcls */
-    return n;
+    return weights_layout((size_t)c->dim, (size_t)c->n_layers, (size_t)c->hidden_dim,
+                          (size_t)c->vocab_size, c->tied, NULL, NULL);
 }
 
 void model_weights_map(model_weights *w, const model_config *c, float *p)
 {
     size_t d = (size_t)c->dim, L = (size_t)c->n_layers, h = (size_t)c->hidden_dim;
     size_t v = (size_t)c->vocab_size;
-    w->tok_emb = p;   p += v * d;
-    w->rms_att = p;   p += L * d;
-    w->wq = p;        p += L * d * d;
-    w->wk = p;        p += L * d * d;
-    w->wv = p;        p += L * d * d;
-    w->wo = p;        p += L * d * d;
-    w->rms_ffn = p;   p += L * d;
-    w->w1 = p;        p += L * h * d;
-    w->w2 = p;        p += L * d * h;
-    w->rms_final = p; p += d;
-    w->wcls = c->tied ? w->tok_emb : p;
+    int tied = c->tied;
+#define MAP(name, n, kind) \
+    w->name = p;           \
+    p += (n);
+    WEIGHTS_TENSORS(MAP)
+#undef MAP
+    if (tied) w->wcls = w->tok_emb;
 }
 
 gboolean model_file_write(const char *path, const model_config *c, const float *params,
@@ -98,4 +94,208 @@ gboolean model_file_write(const char *path, const model_config *c, const float *
     }
     g_free(tmp);
     return ok;
+}
+
+/* ----------------------------------------------------------------------------
+ * loading */
+
+static gboolean load_fail(GError **err, const char *path, int code, const char *fmt, ...)
+    G_GNUC_PRINTF(4, 5);
+static gboolean load_fail(GError **err, const char *path, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_set_error(err, CN_ERROR, code, "%s: %s", path, msg);
+    g_free(msg);
+    return FALSE;
+}
+
+/* Every header field against the spec and the file size; the payload is not touched. */
+static gboolean header_check(const model_file_header *h, uint64_t file_size, const char *path,
+                             GError **err)
+{
+    if (memcmp(h->magic, MODEL_MAGIC, 8))
+        return load_fail(err, path, CN_ERR_FORMAT, "not a continuo model file (bad magic)");
+    if (h->version != MODEL_VERSION)
+        return load_fail(err, path, CN_ERR_VERSION, "format version %u, this build reads version %d",
+                         h->version, MODEL_VERSION);
+    if (h->header_size != MODEL_HEADER_SIZE)
+        return load_fail(err, path, CN_ERR_FORMAT, "header_size %u, expected %d", h->header_size,
+                         MODEL_HEADER_SIZE);
+    GError *e = NULL;
+    if (!model_config_check(&h->config, &e)) {
+        load_fail(err, path, CN_ERR_FORMAT, "%s", e->message);
+        g_error_free(e);
+        return FALSE;
+    }
+    if (h->dtype != 0)
+        return load_fail(err, path, CN_ERR_UNSUPPORTED, "dtype %u not supported (0 = float32)",
+                         h->dtype);
+    uint64_t want = model_param_count(&h->config);
+    if (h->param_count != want)
+        return load_fail(err, path, CN_ERR_FORMAT,
+                         "param_count %" G_GUINT64_FORMAT " does not match the config (%" G_GUINT64_FORMAT ")",
+                         (guint64)h->param_count, (guint64)want);
+    if (h->payload_bytes != want * sizeof(float))
+        return load_fail(err, path, CN_ERR_FORMAT,
+                         "payload_bytes %" G_GUINT64_FORMAT " is not param_count * 4",
+                         (guint64)h->payload_bytes);
+    uint64_t total = MODEL_HEADER_SIZE + h->payload_bytes;
+    if (file_size < total)
+        return load_fail(err, path, CN_ERR_TRUNCATED,
+                         "truncated: %" G_GUINT64_FORMAT " bytes, the header declares %" G_GUINT64_FORMAT,
+                         (guint64)file_size, (guint64)total);
+    if (file_size > total)
+        return load_fail(err, path, CN_ERR_FORMAT,
+                         "%" G_GUINT64_FORMAT " trailing bytes after the payload",
+                         (guint64)(file_size - total));
+    return TRUE;
+}
+
+/* Memory on 2 MB pages where the kernel allows (THP "madvise" mode). */
+static void *huge_alloc(size_t bytes)
+{
+    size_t align = (size_t)2 << 20, size = (bytes + align - 1) & ~(align - 1);
+    void *p = NULL;
+    if (posix_memalign(&p, align, size ? size : align)) return NULL;
+    madvise(p, size, MADV_HUGEPAGE);
+    return p;
+}
+
+static model_weight_type resolve_type(model_weight_type t)
+{
+    if (t != MODEL_WEIGHTS_AUTO) return t;
+    const char *env = getenv("CONTINUO_WEIGHTS");
+    if (env && !strcmp(env, "f32")) return MODEL_WEIGHTS_F32;
+    return MODEL_WEIGHTS_BF16;
+}
+
+/* Copy (float32) or round (bfloat16) the payload into m->block. */
+static gboolean build_weights(model *m, const float *payload, size_t count)
+{
+    const model_config *c = &m->config;
+    model_weights w; /* offsets into the payload, via a map on the payload itself */
+    model_weights_map(&w, c, (float *)payload);
+    size_t L = (size_t)c->n_layers, d = (size_t)c->dim;
+    m->norms = g_new(float, 2 * L * d + d);
+    memcpy(m->norms, w.rms_att, L * d * sizeof(float));
+    memcpy(m->norms + L * d, w.rms_ffn, L * d * sizeof(float));
+    memcpy(m->norms + 2 * L * d, w.rms_final, d * sizeof(float));
+    m->rms_att = m->norms;
+    m->rms_ffn = m->norms + L * d;
+    m->rms_final = m->norms + 2 * L * d;
+
+    const float *src[] = {w.tok_emb, w.wq, w.wk, w.wv, w.wo, w.w1, w.w2, w.wcls};
+    mat *dst[] = {&m->tok_emb, &m->wq, &m->wk, &m->wv, &m->wo, &m->w1, &m->w2, &m->wcls};
+    if (m->type == MODEL_WEIGHTS_F32) {
+        float *b = huge_alloc(count * sizeof(float));
+        if (!b) return FALSE;
+        memcpy(b, payload, count * sizeof(float));
+        for (size_t i = 0; i < G_N_ELEMENTS(src); i++) dst[i]->f = b + (src[i] - payload);
+        m->block = b;
+    } else {
+        uint16_t *b = huge_alloc(count * sizeof(uint16_t));
+        if (!b) return FALSE;
+        for (size_t i = 0; i < count; i++) b[i] = kern_f32_to_bf16(payload[i]);
+        for (size_t i = 0; i < G_N_ELEMENTS(src); i++) dst[i]->b = b + (src[i] - payload);
+        m->block = b;
+    }
+    return TRUE;
+}
+
+model *model_load_as(const char *path, model_weight_type type, GError **err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        load_fail(err, path, CN_ERR_IO, "cannot open: %s", g_strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        load_fail(err, path, CN_ERR_IO, "not a regular file");
+        close(fd);
+        return NULL;
+    }
+    uint64_t size = (uint64_t)st.st_size;
+    if (size < MODEL_HEADER_SIZE) {
+        /* Short files: a prefix of our magic means a cut-off model file. */
+        char head[8] = {0};
+        ssize_t got = pread(fd, head, size < 8 ? size : 8, 0);
+        close(fd);
+        if (got >= 0 && !memcmp(head, MODEL_MAGIC, (size_t)got))
+            load_fail(err, path, CN_ERR_TRUNCATED,
+                      "truncated: %" G_GUINT64_FORMAT " bytes, shorter than the %d-byte header",
+                      (guint64)size, MODEL_HEADER_SIZE);
+        else
+            load_fail(err, path, CN_ERR_FORMAT, "not a continuo model file (bad magic)");
+        return NULL;
+    }
+    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) {
+        load_fail(err, path, CN_ERR_IO, "cannot mmap: %s", g_strerror(errno));
+        return NULL;
+    }
+    model_file_header h;
+    memcpy(&h, map, sizeof h);
+    if (!header_check(&h, size, path, err)) {
+        munmap(map, size);
+        return NULL;
+    }
+    madvise(map, size, MADV_SEQUENTIAL);
+
+    const guchar *payload = (const guchar *)map + MODEL_HEADER_SIZE;
+    GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
+    /* g_checksum_update takes a gssize: feed it in bounded pieces */
+    for (uint64_t off = 0; off < h.payload_bytes; off += 1u << 30) {
+        uint64_t len = h.payload_bytes - off < (1u << 30) ? h.payload_bytes - off : (1u << 30);
+        g_checksum_update(ck, payload + off, (gssize)len);
+    }
+    uint8_t digest[32];
+    gsize dlen = sizeof digest;
+    g_checksum_get_digest(ck, digest, &dlen);
+    g_checksum_free(ck);
+    if (memcmp(digest, h.sha256, 32)) {
+        load_fail(err, path, CN_ERR_CHECKSUM, "payload does not match its SHA-256 (corrupted file)");
+        munmap(map, size);
+        return NULL;
+    }
+
+    model *m = g_new0(model, 1);
+    m->path = g_strdup(path);
+    m->config = h.config;
+    m->type = resolve_type(type);
+    /* the payload sits at offset 256 of a page-aligned mapping: float-aligned */
+    gboolean ok = build_weights(m, (const float *)(const void *)payload, (size_t)h.param_count);
+    munmap(map, size); /* everything needed is copied: the file's pages leave our RSS */
+    if (!ok) {
+        load_fail(err, path, CN_ERR_IO, "out of memory for the weights");
+        model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+model *model_load(const char *path, GError **err)
+{
+    return model_load_as(path, MODEL_WEIGHTS_AUTO, err);
+}
+
+void model_free(model *m)
+{
+    if (!m) return;
+    free(m->block);
+    g_free(m->norms);
+    g_free(m->path);
+    g_free(m);
+}
+
+const model_config *model_get_config(const model *m) { return &m->config; }
+model_weight_type model_get_weight_type(const model *m) { return m->type; }
+const float *model_get_f32_params(const model *m)
+{
+    /* build_weights copied the whole payload, in file order, into block */
+    return m->type == MODEL_WEIGHTS_F32 ? (const float *)m->block : NULL;
 }

@@ -237,6 +237,12 @@ T256 static void avx2_gelu(float *x, int n)
     kern_portable_gelu(x + n8, n - n8);
 }
 
+static void avx2_prefill_attend(float *out, float *scratch, const float *q, const uint16_t *kt,
+                                  const uint16_t *v, int p0, int n, int ld, int n_heads, int head_dim)
+{
+    kern_blas_prefill_attend(&kern_cpu_avx2, out, scratch, q, kt, v, p0, n, ld, n_heads, head_dim);
+}
+
 const kern_cpu kern_cpu_avx2 = {
     .name = "avx2",
     .supported = avx2_supported,
@@ -248,6 +254,8 @@ const kern_cpu kern_cpu_avx2 = {
     .bf16_to_f32 = avx2_bf16_to_f32,
     .gelu = avx2_gelu,
     .softmax_rows = avx2_softmax_rows,
+    .matmul = kern_matmul,
+    .prefill_attend = avx2_prefill_attend,
 };
 
 #else
@@ -263,5 +271,7 @@ const kern_cpu kern_cpu_avx2 = {
     .bf16_to_f32 = kern_portable_bf16_to_f32,
     .gelu = kern_portable_gelu,
     .softmax_rows = kern_portable_softmax_rows,
+    .matmul = kern_portable_matmul,
+    .prefill_attend = kern_portable_prefill_attend,
 };
 #endif

@@ -269,6 +269,12 @@ T512 static void avx512_gelu(float *x, int n)
     }
 }
 
+static void avx512_prefill_attend(float *out, float *scratch, const float *q, const uint16_t *kt,
+                                    const uint16_t *v, int p0, int n, int ld, int n_heads, int head_dim)
+{
+    kern_blas_prefill_attend(&kern_cpu_avx512, out, scratch, q, kt, v, p0, n, ld, n_heads, head_dim);
+}
+
 const kern_cpu kern_cpu_avx512 = {
     .name = "avx512",
     .supported = avx512_supported,
@@ -280,6 +286,8 @@ const kern_cpu kern_cpu_avx512 = {
     .bf16_to_f32 = avx512_bf16_to_f32,
     .gelu = avx512_gelu,
     .softmax_rows = avx512_softmax_rows,
+    .matmul = kern_matmul,
+    .prefill_attend = avx512_prefill_attend,
 };
 
 #else /* not x86: never supported, portable functions keep the table valid */
@@ -295,5 +303,7 @@ const kern_cpu kern_cpu_avx512 = {
     .bf16_to_f32 = kern_portable_bf16_to_f32,
     .gelu = kern_portable_gelu,
     .softmax_rows = kern_portable_softmax_rows,
+    .matmul = kern_portable_matmul,
+    .prefill_attend = kern_portable_prefill_attend,
 };
 #endif

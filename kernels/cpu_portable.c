@@ -67,6 +67,22 @@ void kern_portable_attend(float *out, float *att, const float *q, const uint16_t
     }
 }
 
+void kern_portable_matmul(float *out, const float *X, const float *W, int T, int rows, int cols)
+{
+    for (int t = 0; t < T; t++)
+        kern_portable_matvec(out + (size_t)t * rows, W, X + (size_t)t * cols, rows, cols);
+}
+
+void kern_portable_prefill_attend(float *out, float *scratch, const float *q, const uint16_t *kt,
+                                  const uint16_t *v, int p0, int n, int ld, int n_heads,
+                                  int head_dim)
+{
+    int d = n_heads * head_dim;
+    for (int r = 0; r < n; r++)
+        kern_portable_attend(out + (size_t)r * d, scratch, q + (size_t)r * d, kt, v, p0 + r + 1,
+                             ld, n_heads, head_dim);
+}
+
 void kern_portable_gelu(float *x, int n)
 {
     const float c = 0.7978845608028654f; /* sqrt(2/pi) */
@@ -102,4 +118,6 @@ const kern_cpu kern_cpu_portable = {
     .bf16_to_f32 = kern_portable_bf16_to_f32,
     .gelu = kern_portable_gelu,
     .softmax_rows = kern_portable_softmax_rows,
+    .matmul = kern_portable_matmul,
+    .prefill_attend = kern_portable_prefill_attend,
 };

@@ -19,5 +19,14 @@ void kern_portable_f32_to_f16(uint16_t *dst, const float *src, int n);
 void kern_portable_bf16_to_f32(float *dst, const uint16_t *src, int n);
 void kern_portable_gelu(float *x, int n);
 void kern_portable_softmax_rows(float *x, int rows, int n, int ld);
+void kern_portable_matmul(float *out, const float *X, const float *W, int T, int rows, int cols);
+void kern_portable_prefill_attend(float *out, float *scratch, const float *q, const uint16_t *kt,
+                                  const uint16_t *v, int p0, int n, int ld, int n_heads,
+                                  int head_dim);
+/* prefill_attend through OpenBLAS sgemm, converting and normalising with k's
+ * own f16_to_f32 and softmax_rows (cpu_blas.c); the SIMD tables wrap it. */
+void kern_blas_prefill_attend(const kern_cpu *k, float *out, float *scratch, const float *q,
+                              const uint16_t *kt, const uint16_t *v, int p0, int n, int ld,
+                              int n_heads, int head_dim);
 
 #endif

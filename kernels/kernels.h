@@ -10,10 +10,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* out(T, rows) = X(T, cols) @ W(rows, cols)^T   (OpenBLAS sgemm) — prefill/training */
+/* out(T, rows) = X(T, cols) @ W(rows, cols)^T: OpenBLAS sgemm. The matmul
+ * entry of the blas, avx2 and avx512 tables below; the trainer calls it directly. */
 void kern_matmul(float *out, const float *X, const float *W, int T, int rows, int cols);
 
-/* ---- single-token (decode) kernels: one table per CPU variant -----------
+/* Floats of scratch prefill_attend needs for n rows (ld, dim as there). */
+static inline size_t kern_prefill_scratch(int n, int ld, int dim)
+{
+    return (size_t)ld * (2 * (size_t)dim + (size_t)n);
+}
+
+/* ---- the CPU kernels: one table per CPU variant --------------------------
  * Each variant lives in its own file (cpu_portable.c, cpu_avx2.c,
  * cpu_avx512.c, cpu_blas.c) and is picked at run time (kern_cpu_default),
  * because one binary must run on any x86-64: SIMD variants are compiled with
@@ -48,6 +55,19 @@ typedef struct {
     /* Row-wise softmax in place: each of `rows` rows holds `n` valid entries
      * (the rest of its `ld` untouched). Used by prefill attention. */
     void (*softmax_rows)(float *x, int rows, int n, int ld);
+    /* ---- batched (prefill) kernels ----
+     * out(T, rows) = X(T, cols) @ W(rows, cols)^T (the variants but portable:
+     * kern_matmul, OpenBLAS sgemm; portable: plain loops). */
+    void (*matmul)(float *out, const float *X, const float *W, int T, int rows, int cols);
+    /* Causal attention of n new rows for one layer, all heads. Their keys and
+     * values are already in the caches (as attend's) at slots p0..p0+n-1; row
+     * r attends over slots 0..p0+r, i.e. it is attend(q row r, n = p0+r+1):
+     *   out (n, n_heads*head_dim), q (n, n_heads*head_dim) (rotated).
+     * scratch: kern_prefill_scratch(n, ld, n_heads*head_dim) floats. The
+     * variants but portable convert the cached slots to float32 once and run
+     * two sgemms per head; portable calls attend row by row. */
+    void (*prefill_attend)(float *out, float *scratch, const float *q, const uint16_t *kt,
+                           const uint16_t *v, int p0, int n, int ld, int n_heads, int head_dim);
 } kern_cpu;
 
 /* All CPU variants compiled in (supported or not), portable first; n set to the count. */

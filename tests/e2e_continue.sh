@@ -209,6 +209,19 @@ expect_error 2 "top-p" -- "$tmp/primer.mid" -o "$tmp/x.mid" --top-p 1.5 "${m[@]}
 expect_error 2 "seconds" -- "$tmp/primer.mid" -o "$tmp/x.mid" --seconds 0 "${m[@]}"
 expect_error 2 "seed" -- "$tmp/primer.mid" -o "$tmp/x.mid" --seed -3 "${m[@]}"
 expect_error 2 "bogus" -- "$tmp/primer.mid" -o "$tmp/x.mid" --bogus
+expect_error 1 "unknown device" -- "$tmp/primer.mid" -o "$tmp/x.mid" --device tpu "${m[@]}"
+# --device cuda: same seed, the same kind of file on a GPU; without one, a
+# failure at start with one line on stderr
+if "$bin" continue "$tmp/primer.mid" -o "$tmp/gpu.mid" "${m[@]}" --seed 7 --device cuda \
+     > /dev/null 2> "$tmp/gpu.log"; then
+  "$bin" tokens "$tmp/gpu.mid" > /dev/null || fail "--device cuda's output does not load"
+  echo "ok: --device cuda generated"
+else
+  [ "$(wc -l < "$tmp/gpu.log")" -eq 1 ] || fail "--device cuda failed with more than one line: $(cat "$tmp/gpu.log")"
+  grep -q "^continuo continue: --device cuda: " "$tmp/gpu.log" || fail "--device cuda: $(cat "$tmp/gpu.log")"
+  [ ! -e "$tmp/gpu.mid" ] || fail "--device cuda failed but wrote $tmp/gpu.mid"
+  echo "ok: --device cuda refused at start: $(cat "$tmp/gpu.log")"
+fi
 [ ! -e "$tmp/x.mid" ] || fail "a failed run left $tmp/x.mid behind"
 "$bin" continue --help | grep -q -- "--seconds" || fail "--help lacks --seconds"
 echo "PASS e2e_continue"

@@ -398,6 +398,49 @@ static void test_bad_arguments(void **st)
     fixture_free(f);
 }
 
+/* ---- the engine's API on the device (model_set_device) -------------------- */
+
+/* model_state_* of a model set to cuda against the same model's CPU state:
+ * prefill, decode past two automatic slides, truncate and re-decode. */
+static void test_engine_device(void **st)
+{
+    NEED_GPU();
+    const model_config *c = &small_tied;
+    for (int t = MODEL_WEIGHTS_F32; t <= MODEL_WEIGHTS_BF16; t++) {
+        fixture *f = fixture_new(c, 9, (model_weight_type)t);
+        model_state *cpu = model_state_new(f->m, NULL);
+        GError *err = NULL;
+        model *mg = model_load_as(f->path, (model_weight_type)t, &err);
+        assert_non_null(mg);
+        if (!model_set_device(mg, "cuda", &err)) fail_msg("%s", err->message);
+        assert_string_equal(model_get_device(mg), "cuda");
+        model_state *gpu = model_state_new(mg, &err);
+        if (!gpu) fail_msg("%s", err->message);
+        assert_string_equal(model_state_kernel(gpu), "cuda");
+        int V = c->vocab_size, toks[40];
+        for (int i = 0; i < 40; i++) toks[i] = token_at(i, V);
+        float *want = g_new(float, V);
+        memcpy(want, model_prefill(cpu, toks, 40), V * sizeof(float));
+        assert_close(model_prefill(gpu, toks, 40), want, V, TOL, "engine prefill cuda vs cpu", 0);
+        for (int i = 0; i < c->seq_len * 5 / 2; i++) {
+            memcpy(want, model_forward(cpu, token_at(i + 40, V)), V * sizeof(float));
+            assert_close(model_forward(gpu, token_at(i + 40, V)), want, V, TOL,
+                         "engine decode cuda vs cpu", i);
+            assert_int_equal(model_state_len(gpu), model_state_len(cpu));
+            assert_true(model_state_position(gpu) == model_state_position(cpu));
+        }
+        model_truncate(cpu, model_state_len(cpu) - 5);
+        model_truncate(gpu, model_state_len(gpu) - 5);
+        memcpy(want, model_forward(cpu, 1), V * sizeof(float));
+        assert_close(model_forward(gpu, 1), want, V, TOL, "engine re-decode after truncate", 0);
+        g_free(want);
+        model_state_free(gpu);
+        model_state_free(cpu);
+        model_free(mg);
+        fixture_free(f);
+    }
+}
+
 static int group_setup(void **st)
 {
     GError *err = NULL;
@@ -426,6 +469,7 @@ int main(void)
         cmocka_unit_test(test_slide_vs_cpu),
         cmocka_unit_test(test_graph_vs_plain),
         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_engine_device),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
 }

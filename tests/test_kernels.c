@@ -1,7 +1,7 @@
-/* test_kernels.c — every decode kernel variant this CPU supports against the
- * portable one, the portable one against naive double loops, and
- * kern_matmul (OpenBLAS) against naive double loops. Variants the CPU lacks
- * are skipped (and say so).
+/* test_kernels.c — every kernel variant this CPU supports (decode and the
+ * batched prefill entries: matmul, prefill_attend) against the portable one,
+ * the portable one against naive double loops, and kern_matmul (OpenBLAS)
+ * against naive double loops. Variants the CPU lacks are skipped (and say so).
  *
  * Tolerance: normalized error max|got - want| / max(|want|) <= 1e-5 for float
  * results (float32 sums of <= 1024 terms: a few 1e-7 expected), 1e-6
@@ -268,26 +268,81 @@ static void test_conversions(void **st)
     g_free(b);
 }
 
+/* batched matmul: portable against double loops, every variant against portable */
 static void test_matmul(void **st)
 {
-    static const int dims[][3] = {{1, 5, 7}, {17, 33, 9}, {128, 256, 256}, {64, 768, 256}};
+    static const int dims[][3] = {{1, 5, 7}, {17, 33, 9}, {128, 256, 256}, {64, 768, 256}, {3, 1000, 13}};
+    int nv;
+    const kern_cpu *const *v = kern_cpu_variants(&nv);
+    const kern_cpu *ref = kern_cpu_by_name("portable");
     for (size_t s = 0; s < G_N_ELEMENTS(dims); s++) {
         int T = dims[s][0], R = dims[s][1], C = dims[s][2];
         float *X = rnd((size_t)T * C, 3 + s, 1.0f), *W = rnd((size_t)R * C, 5 + s, 1.0f);
         float *out = g_new(float, (size_t)T * R), *want = g_new(float, (size_t)T * R);
-        kern_matmul(out, X, W, T, R, C);
+        float *dbl = g_new(float, (size_t)T * R);
         for (int t = 0; t < T; t++)
             for (int r = 0; r < R; r++) {
                 double a = 0;
                 for (int c = 0; c < C; c++) a += (double)X[(size_t)t * C + c] * W[(size_t)r * C + c];
-                want[(size_t)t * R + r] = (float)a;
+                dbl[(size_t)t * R + r] = (float)a;
             }
-        check(norm_err(out, want, T * R), NTOL, "kern_matmul vs double", "blas", T, R);
+        ref->matmul(want, X, W, T, R, C);
+        check(norm_err(want, dbl, T * R), NTOL, "portable matmul vs double", "portable", T, R);
+        kern_matmul(out, X, W, T, R, C);
+        check(norm_err(out, dbl, T * R), NTOL, "kern_matmul vs double", "blas", T, R);
+        for (int k = 0; k < nv; k++) {
+            if (!v[k]->supported()) continue;
+            memset(out, 0xff, (size_t)T * R * sizeof(float)); /* NaN: every element must be written */
+            v[k]->matmul(out, X, W, T, R, C);
+            check(norm_err(out, want, T * R), NTOL, "matmul", v[k]->name, T, R);
+        }
         g_free(X);
         g_free(W);
         g_free(out);
         g_free(want);
+        g_free(dbl);
     }
+}
+
+/* prefill attention: portable row r against attend_double over p0 + r + 1
+ * slots (independent), every variant against portable */
+static void test_prefill_attend(void **st)
+{
+    static const struct { int H, hd; } heads[] = {{8, 32}, {4, 16}, {3, 6}, {2, 48}};
+    static const struct { int p0, n; } runs[] = {{0, 1}, {0, 7}, {5, 1}, {3, 17}, {0, 128}, {200, 64}, {900, 100}};
+    int nv;
+    const kern_cpu *const *v = kern_cpu_variants(&nv);
+    const kern_cpu *ref = kern_cpu_by_name("portable");
+    for (size_t a = 0; a < G_N_ELEMENTS(heads); a++)
+        for (size_t b = 0; b < G_N_ELEMENTS(runs); b++) {
+            int H = heads[a].H, hd = heads[a].hd, dim = H * hd, p0 = runs[b].p0, n = runs[b].n;
+            int end = p0 + n, ld = end + 16;
+            float *q = rnd((size_t)n * dim, 17 + a, 3.0f), *ktf = rnd((size_t)dim * ld, 19 + b, 1.0f);
+            float *vvf = rnd((size_t)end * dim, 23 + a * b, 1.0f);
+            uint16_t *kt = to_half(ktf, (size_t)dim * ld), *vv = to_half(vvf, (size_t)end * dim);
+            g_free(ktf);
+            g_free(vvf);
+            float *want = g_new(float, (size_t)n * dim), *got = g_new(float, (size_t)n * dim);
+            float *dbl = g_new(float, (size_t)n * dim);
+            float *scratch = g_new(float, kern_prefill_scratch(n, ld, dim));
+            ref->prefill_attend(want, scratch, q, kt, vv, p0, n, ld, H, hd);
+            for (int r = 0; r < n; r++)
+                attend_double(dbl + (size_t)r * dim, q + (size_t)r * dim, kt, vv, p0 + r + 1, ld, H, hd);
+            check(norm_err(want, dbl, n * dim), NTOL, "portable prefill_attend vs double", "portable", p0, n);
+            for (int k = 0; k < nv; k++) {
+                if (!v[k]->supported()) continue;
+                memset(got, 0xff, (size_t)n * dim * sizeof(float));
+                v[k]->prefill_attend(got, scratch, q, kt, vv, p0, n, ld, H, hd);
+                check(norm_err(got, want, n * dim), NTOL, "prefill_attend", v[k]->name, p0, n);
+            }
+            g_free(q);
+            g_free(kt);
+            g_free(vv);
+            g_free(want);
+            g_free(got);
+            g_free(dbl);
+            g_free(scratch);
+        }
 }
 
 static void test_bf16_and_dispatch(void **st)
@@ -321,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_gelu_softmax),
         cmocka_unit_test(test_conversions),
         cmocka_unit_test(test_matmul),
+        cmocka_unit_test(test_prefill_attend),
         cmocka_unit_test(test_bf16_and_dispatch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,6 +30,7 @@
 #include "model.h"
 #include "error.h"
 #include "kernels.h"
+#include "cuda_loader.h"
 
 #define TOL 2e-4
 
@@ -466,6 +467,42 @@ static void test_slide_many(void **st)
 
 /* ---- bad files ----------------------------------------------------------- */
 
+/* model_set_device: cpu, an unknown name, and cuda: usable here, or refused
+ * with the loader's one line (no GPU, no library) and the model left on cpu */
+static void test_device(void **st)
+{
+    fixture *f = fixture_new(&tiny_untied, 3);
+    GError *err = NULL;
+    assert_string_equal(model_get_device(f->m), "cpu");
+    assert_true(model_set_device(f->m, "cpu", &err));
+    assert_false(model_set_device(f->m, "tpu", &err));
+    assert_int_equal(err->code, CN_ERR_ARG);
+    assert_non_null(strstr(err->message, "unknown device"));
+    g_clear_error(&err);
+
+    GError *lerr = NULL;
+    const cn_cuda_api *api = cuda_loader_open(&lerr);
+    gboolean ok = model_set_device(f->m, "cuda", &err);
+    if (api) {
+        assert_true(ok);
+        assert_string_equal(model_get_device(f->m), "cuda");
+    } else {
+        printf("  --device cuda refused: %s\n", err->message);
+        assert_false(ok);
+        assert_true(g_str_has_prefix(err->message, "--device cuda: "));
+        assert_null(strchr(err->message, '\n'));
+        assert_string_equal(err->message, lerr->message);
+        assert_string_equal(model_get_device(f->m), "cpu");
+        model_state *s = model_state_new(f->m, &err); /* still a working CPU state */
+        assert_non_null(s);
+        assert_string_not_equal(model_state_kernel(s), "cuda");
+        model_state_free(s);
+        g_clear_error(&err);
+        g_clear_error(&lerr);
+    }
+    fixture_free(f);
+}
+
 static char *file_bytes(const char *path, gsize *len)
 {
     char *b = NULL;
@@ -614,6 +651,7 @@ int main(void)
         cmocka_unit_test(test_slide_matches_window),
         cmocka_unit_test(test_slide_many),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_device),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,8 +2,8 @@
  * (cn_cuda_get_api) that returns the table of cn_cuda.h, the error line
  * behind last_error(), and device initialisation (init, device_info, sync).
  * The table's other entries are filled by the files that own them:
- * cn_cuda_train_fill (train_model.cu), cn_cuda_tests_fill (train_tests.cu)
- * and, when decode.cu is linked in, cn_cuda_decode_fill. */
+ * cn_cuda_train_fill (train_model.cu) and, when decode.cu is linked in,
+ * cn_cuda_decode_fill. (The tests' table is train_tests.cu's own.) */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,7 +116,6 @@ static void api_build(void)
     api.device_info = device_info;
     api.sync = sync_device;
     cn_cuda_train_fill(&api);
-    cn_cuda_tests_fill(&api);
     if (cn_cuda_decode_fill) cn_cuda_decode_fill(&api);
 }
 

@@ -9,7 +9,7 @@
  *     ONE line naming the call and the CUDA/cuBLAS error (thread-local, valid
  *     until the next failing call on that thread). The loader turns it into a
  *     GError.
- *   - pointers named h_* (and every array of the test entries) are HOST memory;
+ *   - pointers named h_* are HOST memory;
  *     the library copies them to and from the device itself.
  *   - shapes: row-major, N = B * T rows (batch row b, position t at row
  *     b * T + t), C = dim, H = hidden_dim, NH = heads, V = vocab; weights are
@@ -18,8 +18,9 @@
  *     beside it); where the reference ACCUMULATES (+=) into an output, so does
  *     the entry (the in/out array is uploaded first), and where it is noted
  *     "writes", the CPU caller zeroes first and the device just writes.
- * Nothing here is real-time safe: setup, training and tests only (decode's
- * entries say otherwise where it matters).
+ * Nothing here is real-time safe: setup, training and decode only (decode's
+ * entries say otherwise where it matters). The per-kernel entries for tests
+ * are a separate table: cn_cuda_test.h.
  * Change anything below (fields, order, meaning) => bump CN_CUDA_ABI. */
 #ifndef CONTINUO_CN_CUDA_H
 #define CONTINUO_CN_CUDA_H
@@ -31,7 +32,7 @@
 extern "C" {
 #endif
 
-#define CN_CUDA_ABI 2
+#define CN_CUDA_ABI 3
 #define CN_CUDA_ENTRY "cn_cuda_get_api"   /* const cn_cuda_api *cn_cuda_get_api(void) */
 #define CN_CUDA_LIB_NAME "libcontinuo-cuda.so"
 
@@ -114,49 +115,6 @@ typedef struct cn_cuda_api {
     /* Per-position losses (N floats, nats; 0 where not scored) and
      * probabilities (N, V) of the last forward with targets; either may be NULL. */
     int (*train_get_outputs)(cn_cuda_trainer *tr, float *h_losses, float *h_probs, int B, int T);
-
-    /* ---- per-kernel test entries: host arrays in, one kernel, host arrays out.
-     * Each runs exactly the device code the trainer runs. ------------------ */
-    /* train_embed_forward / _backward (demb in/out, += in row order) */
-    int (*test_embedding_fwd)(float *out, const uint16_t *tokens, const float *emb, int N, int C,
-                              int V);
-    int (*test_embedding_bwd)(float *demb, const float *dout, const uint16_t *tokens, int N,
-                              int C, int V);
-    /* train_rmsnorm_forward / _backward (dinp, dw in/out: +=) */
-    int (*test_rmsnorm_fwd)(float *out, float *rstd, const float *inp, const float *w, int N,
-                            int C);
-    int (*test_rmsnorm_bwd)(float *dinp, float *dw, const float *dout, const float *inp,
-                            const float *w, const float *rstd, int N, int C);
-    /* train_matmul_forward (writes) / _backward (dinp, dw in/out: +=; dinp may be NULL) */
-    int (*test_matmul_fwd)(float *out, const float *inp, const float *w, int N, int C, int OC);
-    int (*test_matmul_bwd)(float *dinp, float *dw, const float *dout, const float *inp,
-                           const float *w, int N, int C, int OC);
-    /* train_rope_forward / _backward: in place on x (N, C); tables built on the
-     * device from theta exactly as train_rope_tables (double angles). */
-    int (*test_rope_fwd)(float *x, int B, int T, int C, int NH, float theta);
-    int (*test_rope_bwd)(float *dx, int B, int T, int C, int NH, float theta);
-    /* train_attention_forward: out (N, C) writes; att (B, NH, T, T) gets the
-     * FULL causal probability matrix (zeros above the diagonal; the CPU only
-     * writes zeros up to the end of each 64-row block: compare j <= i). */
-    int (*test_attention_fwd)(float *out, float *att, const float *q, const float *k,
-                              const float *v, int B, int T, int C, int NH);
-    /* train_attention_backward: dq, dk, dv (N, C) writes (the CPU caller zeroes,
-     * then +=); att as left by the forward (full causal matrix). */
-    int (*test_attention_bwd)(float *dq, float *dk, float *dv, const float *dout,
-                              const float *att, const float *q, const float *k, const float *v,
-                              int B, int T, int C, int NH);
-    /* train_gelu_forward (writes) / train_gelu_backward (dinp writes) */
-    int (*test_gelu_fwd)(float *out, const float *inp, int n);
-    int (*test_gelu_bwd)(float *dinp, const float *inp, const float *dout, int n);
-    /* train_xent_forward (probs, losses write; *mean = mean over scored rows)
-     * then train_xent_backward with scale = 1 / scored rows (dlogits writes;
-     * rows without a target get 0). */
-    int (*test_crossentropy)(float *losses, float *probs, float *dlogits, float *mean,
-                             const float *logits, const int *targets, int N, int V);
-    /* train_adamw_update (params, m, v in/out) */
-    int (*test_adamw)(float *params, const float *grads, float *m, float *v,
-                      const uint8_t *decay_mask, size_t n, const cn_cuda_adamw_cfg *cfg,
-                      float lr, float grad_scale, long t);
 
     /* ---- decode: owned by kernels/cuda/decode.cu ------------------------
      * The decode helper adds its entries below this line (additively; bump

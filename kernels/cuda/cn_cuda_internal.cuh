@@ -62,10 +62,10 @@ int cn_require_init(void);
 cublasHandle_t cn_blas(void);
 
 /* The table is filled by the files that own its entries (cn_cuda.cu calls
- * these once, on the first cn_cuda_get_api). decode's is weak so that the
+ * these once, on the first cn_cuda_get_api; train_tests.cu exports the
+ * separate test table of cn_cuda_test.h itself). decode's is weak so that the
  * library links before/without decode.cu; decode.cu defines it extern "C". */
 void cn_cuda_train_fill(cn_cuda_api *api);
-void cn_cuda_tests_fill(cn_cuda_api *api);
 extern "C" void cn_cuda_decode_fill(cn_cuda_api *api) __attribute__((weak));
 
 /* Rounds a / b up. */

@@ -9,39 +9,33 @@
 #include <string.h>
 #include <math.h>
 #include "cn_cuda_internal.cuh"
+#include "weights_layout.h"
 
 /* One pointer per tensor into a parameter-sized block, in the weights-file
- * order of engine/model.h (model_weights_map; the count is checked against
- * the caller's model_param_count in train_new). */
+ * order of kernels/weights_layout.h (the count is checked against the
+ * caller's model_param_count in train_new). */
 typedef struct {
-    float *tok_emb, *rms_att, *wq, *wk, *wv, *wo, *rms_ffn, *w1, *w2, *rms_final, *wcls;
+#define DEV_FIELD(name, n, kind) float *name;
+    WEIGHTS_TENSORS(DEV_FIELD)
+#undef DEV_FIELD
 } dev_weights;
 
 static size_t param_count(const cn_cuda_train_shape *s)
 {
-    size_t d = s->dim, L = s->n_layers, h = s->hidden_dim, v = s->vocab_size;
-    return v * d + L * d + 4 * L * d * d + L * d + 2 * L * h * d + d + (s->tied ? 0 : v * d);
+    return weights_layout(s->dim, s->n_layers, s->hidden_dim, s->vocab_size, s->tied, NULL, NULL);
 }
 
 static size_t weights_map(dev_weights *w, const cn_cuda_train_shape *s, float *p)
 {
     size_t d = s->dim, L = s->n_layers, h = s->hidden_dim, v = s->vocab_size;
+    int tied = s->tied;
     float *p0 = p;
-    w->tok_emb = p;   p += v * d;
-    w->rms_att = p;   p += L * d;
-    w->wq = p;        p += L * d * d;
-    w->wk = p;        p += L * d * d;
-    w->wv = p;        p += L * d * d;
-    w->wo = p;        p += L * d * d;
-    w->rms_ffn = p;   p += L * d;
-    w->w1 = p;        p += L * h * d;
-    w->w2 = p;        p += L * d * h;
-    w->rms_final = p; p += d;
-    if (s->tied) w->wcls = w->tok_emb;
-    else {
-        w->wcls = p;
-        p += v * d;
-    }
+#define DEV_MAP(name, n, kind) \
+    w->name = p;               \
+    p += (n);
+    WEIGHTS_TENSORS(DEV_MAP)
+#undef DEV_MAP
+    if (tied) w->wcls = w->tok_emb;
     return (size_t)(p - p0);
 }
 

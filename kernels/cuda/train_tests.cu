@@ -1,4 +1,4 @@
-/* train_tests.cu — the per-kernel test entries of the cn_cuda table: each
+/* train_tests.cu — the per-kernel test table (cn_cuda_test.h): each
  * copies its host arrays to the device, runs ONE launcher of
  * train_kernels.cu (the code the trainer runs), and copies the results back,
  * so tests/test_cuda_train.c (plain C, cmocka) can compare every kernel with
@@ -7,7 +7,9 @@
 #include <string.h>
 #include <stdlib.h>
 #include <math.h>
+#include <pthread.h>
 #include "cn_cuda_internal.cuh"
+#include "cn_cuda_test.h"
 
 /* Device buffers of one call, freed when it returns (any path). */
 struct dev_bufs {
@@ -292,8 +294,16 @@ static int test_adamw(float *params, const float *grads, float *m, float *v,
     return down(v, dv, n);
 }
 
-void cn_cuda_tests_fill(cn_cuda_api *api)
+/* ---- the table (cn_cuda_test.h) ------------------------------------------- */
+
+static cn_cuda_test_api tapi;
+static pthread_once_t tapi_once = PTHREAD_ONCE_INIT;
+
+static void tapi_build(void)
 {
+    cn_cuda_test_api *api = &tapi;
+    api->abi = CN_CUDA_TEST_ABI;
+    api->size = sizeof(cn_cuda_test_api);
     api->test_embedding_fwd = test_embedding_fwd;
     api->test_embedding_bwd = test_embedding_bwd;
     api->test_rmsnorm_fwd = test_rmsnorm_fwd;
@@ -308,4 +318,10 @@ void cn_cuda_tests_fill(cn_cuda_api *api)
     api->test_gelu_bwd = test_gelu_bwd;
     api->test_crossentropy = test_crossentropy;
     api->test_adamw = test_adamw;
+}
+
+extern "C" __attribute__((visibility("default"))) const cn_cuda_test_api *cn_cuda_get_test_api(void)
+{
+    pthread_once(&tapi_once, tapi_build);
+    return &tapi;
 }

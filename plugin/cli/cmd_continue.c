@@ -49,7 +49,7 @@ static const char *summary =
     "2 bad usage.";
 
 typedef struct {
-    char *output, *model, *wav, *soundfont, *seed_text;
+    char *output, *model, *device, *wav, *soundfont, *seed_text;
     double seconds, temperature, top_p, min_p;
     int top_k, channel;
 } continue_opts;
@@ -65,6 +65,7 @@ static gboolean parse_options(int argc, char **argv, continue_opts *o, char **in
         {"output", 'o', 0, G_OPTION_ARG_FILENAME, &o->output, "MIDI file to write (required)", "OUT.mid"},
         {"seconds", 's', 0, G_OPTION_ARG_DOUBLE, &o->seconds, "seconds of continuation (default 10)", "N"},
         {"model", 'm', 0, G_OPTION_ARG_FILENAME, &o->model, "weights file (default: see below)", "FILE"},
+        {"device", 0, 0, G_OPTION_ARG_STRING, &o->device, "where the model runs: cpu (default) or cuda (the GPU decoder)", "DEV"},
         {"temperature", 't', 0, G_OPTION_ARG_DOUBLE, &o->temperature, "softmax temperature (default 1; 0 = always the likeliest token)", "T"},
         {"top-p", 'p', 0, G_OPTION_ARG_DOUBLE, &o->top_p, "nucleus: keep the likeliest tokens up to this mass (default 0.95; 1 = off)", "P"},
         {"top-k", 'k', 0, G_OPTION_ARG_INT, &o->top_k, "keep the K likeliest tokens (default 0 = off)", "K"},
@@ -366,6 +367,7 @@ int cmd_continue(int argc, char **argv)
     if (!(events = midifile_load(input, &err))) goto fail;
     if (!(model_path = paths_find_model(o.model, &err))) goto fail;
     if (!(m = model_load(model_path, &err))) goto fail;
+    if (!model_set_device(m, o.device, &err)) goto fail;
     const model_config *c = model_get_config(m);
     if (c->vocab_id != TOK_VOCAB_ID || c->vocab_size != TOK_VOCAB_SIZE) {
         g_set_error(&err, CN_ERROR, CN_ERR_UNSUPPORTED,
@@ -430,6 +432,7 @@ out:
     g_free(input);
     g_free(o.output);
     g_free(o.model);
+    g_free(o.device);
     g_free(o.wav);
     g_free(o.soundfont);
     g_free(o.seed_text);
@@ -438,6 +441,7 @@ out:
 out_usage:
     g_free(o.output);
     g_free(o.model);
+    g_free(o.device);
     g_free(o.wav);
     g_free(o.soundfont);
     g_free(o.seed_text);

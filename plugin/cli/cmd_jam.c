@@ -98,7 +98,7 @@ static const char *jam_summary =
     "continuo jam --alsa --help).";
 
 typedef struct {
-    char *preset, *model, *mode, *server, *name, *record, *record_dir, *wav, *soundfont;
+    char *preset, *model, *device, *mode, *server, *name, *record, *record_dir, *wav, *soundfont;
     char **connect_in, **connect_out, **audio_out;
     gboolean no_audio, start_server, verbose, no_auto_connect, alsa, reconnect, no_reconnect, no_health;
     double duration, temperature, horizon_ms, rotate_minutes, keep_mb;
@@ -577,6 +577,7 @@ int cmd_jam(int argc, char **argv)
     GOptionEntry entries[] = {
         {"preset", 'p', 0, G_OPTION_ARG_STRING, &o.preset, "preset name (duet, accompany, solo, daw) or .ini file (default duet)", "NAME|FILE"},
         {"model", 'm', 0, G_OPTION_ARG_FILENAME, &o.model, "model weights file (default: the shipped model)", "FILE"},
+        {"device", 0, 0, G_OPTION_ARG_STRING, &o.device, "where the model runs: cpu (default) or cuda (the GPU decoder)", "DEV"},
         {"mode", 0, 0, G_OPTION_ARG_STRING, &o.mode, "override the preset's mode: duet, accompany or solo", "MODE"},
         {"seed", 0, 0, G_OPTION_ARG_INT64, &o.seed, "sampling seed >= 0 (default: the preset's)", "N"},
         {"temperature", 't', 0, G_OPTION_ARG_DOUBLE, &o.temperature, "sampling temperature > 0 (default: the preset's)", "T"},
@@ -667,7 +668,7 @@ int cmd_jam(int argc, char **argv)
     if (!mpath) goto fail;
     j.m = model_load(mpath, &err);
     g_free(mpath);
-    if (!j.m) goto fail;
+    if (!j.m || !model_set_device(j.m, o.device, &err)) goto fail;
 
     if (!jackd_running(o.server)) {
         if (!o.start_server) {
