@@ -5,7 +5,8 @@
  *
  * Continuation (the `continuo continue` generation core, engine/continuation.h,
  * with the preset's sampling and limits): for each of the first --files
- * performances of the ASAP validation split long enough, the primer is
+ * performances of the ASAP validation split long enough (or of the files
+ * given as arguments), the primer is
  * [offset, offset + primer-seconds) of the file (held notes ended at the cut),
  * the model continues it for --seconds, and the result is compared with the
  * real continuation, [cut, cut + seconds) of the same file. Real notes are
@@ -486,13 +487,12 @@ static gboolean parse_options(int *argc, char ***argv, music_opts *o)
         {"json", 0, 0, G_OPTION_ARG_NONE, &o->json, "one JSON object instead of name: value lines", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
-    GOptionContext *oc = g_option_context_new("- musical statistics of the model's continuations and accompaniment");
+    GOptionContext *oc = g_option_context_new("[PERFORMANCE.mid ...] - musical statistics of the model's continuations and accompaniment");
     g_option_context_add_main_entries(oc, entries, NULL);
     GError *err = NULL;
     gboolean ok = g_option_context_parse(oc, argc, argv, &err);
     g_option_context_free(oc);
-    const char *bad = !ok ? err->message : *argc != 1 ? "no arguments expected (see --help)"
-                    : !(o->seconds >= 10) ? "--seconds must be >= 10 (drift compares 5 s windows)"
+    const char *bad = !ok ? err->message : !(o->seconds >= 10) ? "--seconds must be >= 10 (drift compares 5 s windows)"
                     : !(o->primer_seconds > 0) ? "--primer-seconds must be > 0"
                     : o->files < 0 || o->accomp_files < 0 ? "--files must be >= 0" : NULL;
     if (bad) fprintf(stderr, "continuo-music: %s\n", bad);
@@ -536,7 +536,7 @@ static GPtrArray *validation_files(const music_opts *o, const char *name, GError
     return val;
 }
 
-static int run(model *m, const music_opts *o)
+static int run(model *m, const music_opts *o, char **paths, int n_paths)
 {
     GError *err = NULL;
     session_config cc, ac;
@@ -546,7 +546,13 @@ static int run(model *m, const music_opts *o)
         return 1;
     }
     report r = {.json = o->json};
-    GPtrArray *files = o->files ? validation_files(o, "asap", &err) : NULL;
+    GPtrArray *files = NULL;
+    if (n_paths > 0) {
+        files = g_ptr_array_new_with_free_func(g_free);
+        for (int i = 0; i < n_paths; i++) g_ptr_array_add(files, g_strdup(paths[i]));
+    } else if (o->files) {
+        files = validation_files(o, "asap", &err);
+    }
     GArray *cf = g_array_new(FALSE, FALSE, sizeof(cont_figures));
     for (guint i = 0; files && i < files->len && (int)cf->len < o->files; i++) {
         cont_figures f;
@@ -598,7 +604,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "continuo-music: %s: cannot create the folder\n", o.out);
     } else {
         fprintf(stderr, "continuo-music: model %s\n", path);
-        rc = run(m, &o);
+        rc = run(m, &o, argv + 1, argc - 1);
     }
     model_free(m);
     g_free(path);
