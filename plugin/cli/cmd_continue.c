@@ -172,6 +172,29 @@ static void progress_update(void *user, double done, double total, long tokens, 
     }
 }
 
+/* Runs the continuation core with the default playability limits and
+ * reports on stderr; *t_start: where the continuation begins (file time). */
+static gboolean generate(model *m, const GArray *tokens, const continuation_primer *pi,
+                         const continue_opts *o, int ch, const sampler_params *sp, uint64_t seed,
+                         GArray *model_events, double *t_start, GError **err)
+{
+    sampler_limits lim;
+    sampler_limits_defaults(&lim);
+    continuation_result cr;
+    progress pg = {.tty = isatty(2), .reported = 0, .r = &cr};
+    continuation_params cp = {.seconds = o->seconds, .channel = (uint8_t)ch, .sampling = *sp,
+                              .limits = lim, .seed = seed, .progress = progress_update,
+                              .progress_user = &pg};
+    if (!continuation_generate(m, tokens, pi->origin, &cp, model_events, &cr, err)) return FALSE;
+    if (cr.stopped_early)
+        fprintf(stderr, "continuo continue: warning: the model emitted %ld tokens without "
+                "reaching %.1f s; it was stopped there\n", cr.tokens, o->seconds);
+    fprintf(stderr, "continuo continue: %ld tokens in %.2f s (%.0f tokens/s)\n", cr.tokens,
+            cr.generate_s, cr.generate_s > 0 ? cr.tokens / cr.generate_s : 0.0);
+    *t_start = cr.t_start;
+    return TRUE;
+}
+
 /* ---------------------------------------------------------------------------
  * The command */
 
@@ -239,20 +262,8 @@ int cmd_continue(int argc, char **argv)
                 "nothing\n", input);
 
     model_events = cn_events_new();
-    sampler_limits lim;
-    sampler_limits_defaults(&lim);
-    continuation_result cr;
-    progress pg = {.tty = isatty(2), .reported = 0, .r = &cr};
-    continuation_params cp = {.seconds = o.seconds, .channel = (uint8_t)ch, .sampling = sp,
-                              .limits = lim, .seed = seed, .progress = progress_update,
-                              .progress_user = &pg};
-    if (!continuation_generate(m, tokens, pi.origin, &cp, model_events, &cr, &err)) goto fail;
-    if (cr.stopped_early)
-        fprintf(stderr, "continuo continue: warning: the model emitted %ld tokens without "
-                "reaching %.1f s; it was stopped there\n", cr.tokens, o.seconds);
-    fprintf(stderr, "continuo continue: %ld tokens in %.2f s (%.0f tokens/s)\n", cr.tokens,
-            cr.generate_s, cr.generate_s > 0 ? cr.tokens / cr.generate_s : 0.0);
-    double t_start = cr.t_start;
+    double t_start;
+    if (!generate(m, tokens, &pi, &o, ch, &sp, seed, model_events, &t_start, &err)) goto fail;
 
     /* primer (its held notes ended where it ends) + continuation */
     GArray *all = cn_events_new();
