@@ -4,9 +4,10 @@
  *   continuo-music [--model M] [--preset duet] [--files 8] [--out DIR] [--json] ...
  *
  * Continuation (the `continuo continue` generation core, engine/continuation.h,
- * with the preset's sampling and limits): for each of the first --files
- * performances of the ASAP validation split long enough (or of the files
- * given as arguments), the primer is
+ * with the preset's sampling and limits): for --files performances of the
+ * ASAP validation split (the first long enough in each of --files equal
+ * strides of the split's list), or for the files given as arguments, the
+ * primer is
  * [offset, offset + primer-seconds) of the file (held notes ended at the cut),
  * the model continues it for --seconds, and the result is compared with the
  * real continuation, [cut, cut + seconds) of the same file. Real notes are
@@ -16,11 +17,14 @@
  *   overlap_F_real_vs_real  the real primer vs the real continuation: how much
  *                           a performance itself changes from one stretch to
  *                           the next (the ceiling to read the first against)
- * Accompaniment (a separate program, not continuo continue: the session in
- * accompany mode, engine/session.h, driven on a virtual clock with 5.3 ms
- * passes, no JACK): the POP909 validation songs' MELODY track (channel 1) is
- * the performer from --accomp-offset for --seconds; the songs' own BRIDGE and
- * PIANO tracks, on the same stretch, are the real reference.
+ * Accompaniment (the live path, not the continuation core: the session in
+ * accompany mode, engine/session.h, driven on a virtual clock in 5.3 ms
+ * passes as a JACK host would, without JACK): for --accomp-files POP909
+ * validation songs (chosen likewise) the MELODY track (channel 1) from
+ * --accomp-offset for --seconds is the performer; the song's own BRIDGE and
+ * PIANO tracks over the same stretch are the real reference. Notes here are
+ * the events as played (no pedal folding); "above" and "consonant" are
+ * defined in music_metrics.h (mm_accompaniment).
  * Prints `name: value unit` lines (or one JSON object with --json); progress
  * and per-file lines go to stderr. Piano rolls (SVG) go to --out. */
 #include <math.h>
@@ -473,8 +477,8 @@ static gboolean parse_options(int *argc, char ***argv, music_opts *o)
         {"preset", 0, 0, G_OPTION_ARG_STRING, &o->preset, "sampling and limits of the continuations (duet)", "NAME"},
         {"accomp-preset", 0, 0, G_OPTION_ARG_STRING, &o->accomp_preset, "preset of the accompaniment run (accompany)", "NAME"},
         {"data", 0, 0, G_OPTION_ARG_FILENAME, &o->data, "data folder holding asap/ and pop909/ (default $CONTINUO_DATA, else ../shared/data)", "DIR"},
-        {"files", 'n', 0, G_OPTION_ARG_INT, &o->files, "ASAP validation performances to continue (8; 0 = none)", "N"},
-        {"accomp-files", 0, 0, G_OPTION_ARG_INT, &o->accomp_files, "POP909 validation songs to accompany (4; 0 = none)", "N"},
+        {"files", 'n', 0, G_OPTION_ARG_INT, &o->files, "ASAP validation performances to continue, spread through the split (8; 0 = none)", "N"},
+        {"accomp-files", 0, 0, G_OPTION_ARG_INT, &o->accomp_files, "POP909 validation songs to accompany, spread through the split (4; 0 = none)", "N"},
         {"seconds", 's', 0, G_OPTION_ARG_DOUBLE, &o->seconds, "seconds of continuation / accompaniment (30)", "S"},
         {"primer-seconds", 0, 0, G_OPTION_ARG_DOUBLE, &o->primer_seconds, "seconds of primer (20)", "S"},
         {"offset", 0, 0, G_OPTION_ARG_DOUBLE, &o->offset, "where the primer starts in each performance (20 s)", "S"},
@@ -536,6 +540,13 @@ static GPtrArray *validation_files(const music_opts *o, const char *name, GError
     return val;
 }
 
+/* Files are taken in n strides spread evenly through the list (the split's
+ * order groups pieces by composer), so the choice is fixed and varied. */
+static guint stride_start(const GPtrArray *files, int k, int n)
+{
+    return (guint)((guint64)files->len * (guint)k / (guint)MAX(n, 1));
+}
+
 static int run(model *m, const music_opts *o, char **paths, int n_paths)
 {
     GError *err = NULL;
@@ -554,18 +565,26 @@ static int run(model *m, const music_opts *o, char **paths, int n_paths)
         files = validation_files(o, "asap", &err);
     }
     GArray *cf = g_array_new(FALSE, FALSE, sizeof(cont_figures));
-    for (guint i = 0; files && i < files->len && (int)cf->len < o->files; i++) {
-        cont_figures f;
-        if (continue_file(m, &cc, o, g_ptr_array_index(files, i), (int)cf->len, &f))
-            g_array_append_val(cf, f);
-    }
+    int nf = n_paths > 0 ? n_paths : o->files;
+    for (int k = 0; files && k < nf; k++) /* the first usable file of each stride */
+        for (guint i = stride_start(files, k, nf); i < stride_start(files, k + 1, nf); i++) {
+            cont_figures f;
+            if (continue_file(m, &cc, o, g_ptr_array_index(files, i), (int)cf->len, &f)) {
+                g_array_append_val(cf, f);
+                break;
+            }
+        }
     GPtrArray *songs = o->accomp_files && !err ? validation_files(o, "pop909", &err) : NULL;
     GArray *af = g_array_new(FALSE, FALSE, sizeof(accomp_figures));
-    for (guint i = 0; songs && i < songs->len && (int)af->len < o->accomp_files; i++) {
-        accomp_figures f;
-        if (accompany_file(m, &ac, o, g_ptr_array_index(songs, i), (int)af->len, &f))
-            g_array_append_val(af, f);
-    }
+    for (int k = 0; songs && k < o->accomp_files; k++)
+        for (guint i = stride_start(songs, k, o->accomp_files);
+             i < stride_start(songs, k + 1, o->accomp_files); i++) {
+            accomp_figures f;
+            if (accompany_file(m, &ac, o, g_ptr_array_index(songs, i), (int)af->len, &f)) {
+                g_array_append_val(af, f);
+                break;
+            }
+        }
     int rc = 0;
     if (err) {
         fprintf(stderr, "continuo-music: %s\n", err->message);
