@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <glib.h>
 #include "commands.h"
+#include "continuation.h"
 #include "error.h"
 #include "midifile.h"
 #include "model.h"
@@ -18,10 +19,6 @@
 #include "token.h"
 
 #define WAV_RATE 44100
-/* Tokens allowed per second of continuation before we give up on a model
- * that will not advance time (100 TIME_SHIFT_1 per second is the legal
- * maximum rate; 20x that leaves room for any sane note density). */
-#define MAX_TOKENS_PER_SECOND 2000
 
 static const char *summary =
     "Continues IN.mid with the model and writes the primer plus the continuation\n"
@@ -131,58 +128,6 @@ static gboolean check_writable(const char *path, GError **err)
 /* ---------------------------------------------------------------------------
  * The primer */
 
-typedef struct {
-    double origin;   /* s: the first NOTE_ON (token time 0), or the last event if no notes */
-    double end;      /* s: the latest event */
-    int notes;
-    uint16_t channels; /* bit c: channel c used */
-} primer_info;
-
-static void primer_scan(const GArray *ev, primer_info *p)
-{
-    *p = (primer_info){0};
-    gboolean found = FALSE;
-    for (guint i = 0; i < ev->len; i++) {
-        const cn_event *e = &g_array_index(ev, cn_event, i);
-        p->channels |= (uint16_t)(1u << (e->channel & 15));
-        if (e->time > p->end) p->end = e->time;
-        if (e->type == CN_EV_NOTE_ON && e->b > 0) {
-            if (!found) p->origin = e->time;
-            found = TRUE;
-            p->notes++;
-        }
-    }
-    if (!found) p->origin = p->end;
-}
-
-/* Appends to ev a NOTE_OFF at `at` for each primer note still held there,
- * and lifts pedals left down, so the file leaves nothing hanging. */
-static void primer_close(GArray *ev, double at)
-{
-    guint8 held[16][128];
-    gboolean pedal[16] = {FALSE};
-    memset(held, 0, sizeof held);
-    guint n = ev->len;
-    for (guint i = 0; i < n; i++) {
-        const cn_event *e = &g_array_index(ev, cn_event, i);
-        int c = e->channel & 15, k = e->a & 127;
-        if (e->type == CN_EV_NOTE_ON && e->b > 0) held[c][k] = held[c][k] < 255 ? held[c][k] + 1 : 255;
-        else if (e->type == CN_EV_NOTE_OFF || e->type == CN_EV_NOTE_ON) held[c][k] = 0;
-        else if (e->type == CN_EV_CC && e->a == CN_CC_SUSTAIN) pedal[c] = e->b >= 64;
-    }
-    for (int c = 0; c < 16; c++) {
-        for (int k = 0; k < 128; k++)
-            if (held[c][k]) {
-                cn_event off = {at, CN_EV_NOTE_OFF, (uint8_t)c, (uint8_t)k, 0};
-                g_array_append_val(ev, off);
-            }
-        if (pedal[c]) {
-            cn_event up = {at, CN_EV_CC, (uint8_t)c, CN_CC_SUSTAIN, 0};
-            g_array_append_val(ev, up);
-        }
-    }
-}
-
 /* The model's channel: the user's, else the first the primer leaves free
  * (never 10, the GM drum channel). */
 static int pick_channel(int user, uint16_t used)
@@ -197,19 +142,20 @@ static int pick_channel(int user, uint16_t used)
 }
 
 /* ---------------------------------------------------------------------------
- * Generation */
+ * Progress (continuation_progress_fn) */
 
 typedef struct {
-    const char *path;
     gboolean tty;
-    double t0, t_end; /* s, continuation start and end */
-    int reported;     /* last progress mark printed */
+    int reported; /* last progress mark printed */
+    const continuation_result *r;
 } progress;
 
-static void progress_update(progress *pg, double now, long tokens, gboolean final)
+static void progress_update(void *user, double done, double total, long tokens, bool final)
 {
-    double total = pg->t_end - pg->t0;
-    double done = now - pg->t0;
+    progress *pg = user;
+    if (tokens == 0 && !final)
+        fprintf(stderr, "continuo continue: primed with %d tokens%s in %.0f ms\n", pg->r->primed,
+                pg->r->primer_cut ? " (the primer's end)" : "", pg->r->prefill_s * 1000.0);
     if (done > total) done = total;
     if (pg->tty) {
         int mark = (int)(done * 10);
@@ -227,98 +173,27 @@ static void progress_update(progress *pg, double now, long tokens, gboolean fina
     }
 }
 
-/* Primes the model and generates until the decoder reaches t_end; appends
- * the model's events (all ended) to out. Returns tokens generated, or -1
- * with *err set. */
-static long generate(model *m, const GArray *primer_tokens, double origin, double seconds,
-                     uint8_t channel, const sampler_params *sp, uint64_t seed, GArray *out,
-                     double *t_start, GError **err)
+/* Runs the continuation core with the default playability limits and
+ * reports on stderr; *t_start: where the continuation begins (file time). */
+static gboolean generate(model *m, const GArray *tokens, const continuation_primer *pi,
+                         const continue_opts *o, int ch, const sampler_params *sp, uint64_t seed,
+                         GArray *model_events, double *t_start, GError **err)
 {
-    const model_config *c = model_get_config(m);
-    model_state *st = model_state_new(m, err);
-    if (!st) return -1;
-
     sampler_limits lim;
     sampler_limits_defaults(&lim);
-
-    /* The decoder follows the whole primer (it is flushed: nothing sounds
-     * at its end) so its clock sits where the primer ends, in file time. */
-    tok_decoder d;
-    tok_dec_init(&d, origin, channel, 0.0);
-    cn_event evbuf[TOK_DEC_MAX_OUT];
-    const int *pt = (const int *)primer_tokens->data;
-    int np = (int)primer_tokens->len;
-    for (int i = 0; i < np; i++) tok_dec_token(&d, pt[i], evbuf, TOK_DEC_MAX_OUT);
-    tok_dec_flush(&d, evbuf, TOK_DEC_MAX_OUT);
-    d.max_note_len = lim.max_note_len; /* backstop: the masks already end notes in time */
-    *t_start = d.time;
-
-    /* BOS + the primer's end, filling at most 3/4 of the context (the model
-     * slides the cache to 3/4 when full, so this is where decoding resumes
-     * after a slide anyway). */
-    int room = c->seq_len - c->seq_len / 4 - 1;
-    if (room < 1) room = 1;
-    int keep = np < room ? np : room;
-    int *prompt = g_new(int, keep + 1);
-    prompt[0] = TOK_BOS;
-    memcpy(prompt + 1, pt + (np - keep), (size_t)keep * sizeof(int));
-    gint64 t_prefill = g_get_monotonic_time();
-    float *logits = model_prefill(st, prompt, keep + 1);
-    t_prefill = g_get_monotonic_time() - t_prefill;
-    g_free(prompt);
-    fprintf(stderr, "continuo continue: primed with %d tokens%s in %.0f ms\n", keep + 1,
-            keep < np ? " (the primer's end)" : "", t_prefill / 1000.0);
-
-    cn_rng rng;
-    rng_seed(&rng, seed);
-    uint8_t allowed[TOK_VOCAB_SIZE];
-    void *scratch = g_malloc(SAMPLER_SCRATCH_BYTES(TOK_VOCAB_SIZE));
-    double t_end = d.time + seconds;
-    long max_tokens = (long)(seconds * MAX_TOKENS_PER_SECOND) + 1000, n = 0;
-    progress pg = {.tty = isatty(2), .t0 = d.time, .t_end = t_end, .reported = 0};
-    gint64 t_gen = g_get_monotonic_time();
-    gboolean ok = TRUE;
-    const double half_step = TOK_TIME_STEP / 2;
-
-    while (d.time < t_end - half_step) {
-        sampler_mask(&d, &lim, allowed);
-        int tok = sampler_sample(logits, TOK_VOCAB_SIZE, allowed, sp, &rng, scratch);
-        if (tok < 0) {
-            g_set_error(err, CN_ERROR, CN_ERR_FORMAT,
-                        "the model gave no usable logits at token %ld (NaN or -inf everywhere)", n);
-            ok = FALSE;
-            break;
-        }
-        int k = tok_dec_token(&d, tok, evbuf, TOK_DEC_MAX_OUT);
-        g_array_append_vals(out, evbuf, (guint)k);
-        n++;
-        progress_update(&pg, d.time, n, FALSE);
-        if (n >= max_tokens) {
-            fprintf(stderr, "\ncontinuo continue: warning: the model emitted %ld tokens without "
-                    "reaching %.1f s; stopping at %.2f s\n", n, seconds, d.time - pg.t0);
-            break;
-        }
-        if (d.time < t_end - half_step) logits = model_forward(st, tok);
-    }
-    t_gen = g_get_monotonic_time() - t_gen;
-    if (ok) {
-        progress_update(&pg, d.time, n, TRUE);
-        int k = tok_dec_flush(&d, evbuf, TOK_DEC_MAX_OUT);
-        g_array_append_vals(out, evbuf, (guint)k);
-        /* The last TIME_SHIFT may overshoot t_end (sampled freely, so the
-         * model's timing is not bent near the end): what sounds is cut
-         * there, so the continuation lasts exactly `seconds` (to 10 ms).
-         * Only note-offs can lie past t_end (note-ons come before a shift). */
-        for (guint i = 0; i < out->len; i++) {
-            cn_event *e = &g_array_index(out, cn_event, i);
-            if (e->time > t_end) e->time = t_end;
-        }
-        fprintf(stderr, "continuo continue: %ld tokens in %.2f s (%.0f tokens/s)\n", n,
-                t_gen / 1e6, t_gen > 0 ? n / (t_gen / 1e6) : 0.0);
-    }
-    g_free(scratch);
-    model_state_free(st);
-    return ok ? n : -1;
+    continuation_result cr;
+    progress pg = {.tty = isatty(2), .reported = 0, .r = &cr};
+    continuation_params cp = {.seconds = o->seconds, .channel = (uint8_t)ch, .sampling = *sp,
+                              .limits = lim, .seed = seed, .progress = progress_update,
+                              .progress_user = &pg};
+    if (!continuation_generate(m, tokens, pi->origin, &cp, model_events, &cr, err)) return FALSE;
+    if (cr.stopped_early)
+        fprintf(stderr, "continuo continue: warning: the model emitted %ld tokens without "
+                "reaching %.1f s; it was stopped there\n", cr.tokens, o->seconds);
+    fprintf(stderr, "continuo continue: %ld tokens in %.2f s (%.0f tokens/s)\n", cr.tokens,
+            cr.generate_s, cr.generate_s > 0 ? cr.tokens / cr.generate_s : 0.0);
+    *t_start = cr.t_start;
+    return TRUE;
 }
 
 /* ---------------------------------------------------------------------------
@@ -376,8 +251,8 @@ int cmd_continue(int argc, char **argv)
         goto fail;
     }
 
-    primer_info pi;
-    primer_scan(events, &pi);
+    continuation_primer pi;
+    continuation_primer_scan(events, &pi);
     int ch = pick_channel(o.channel, pi.channels);
     tokens = tok_encode_events(events);
     fprintf(stderr, "continuo continue: %s: %d notes, %.1f s, %u tokens; model %s (%d layers, "
@@ -390,14 +265,12 @@ int cmd_continue(int argc, char **argv)
 
     model_events = cn_events_new();
     double t_start;
-    if (generate(m, tokens, pi.origin, o.seconds, (uint8_t)ch, &sp, seed, model_events, &t_start,
-                 &err) < 0)
-        goto fail;
+    if (!generate(m, tokens, &pi, &o, ch, &sp, seed, model_events, &t_start, &err)) goto fail;
 
     /* primer (its held notes ended where it ends) + continuation */
     GArray *all = cn_events_new();
     g_array_append_vals(all, events->data, events->len);
-    primer_close(all, pi.end);
+    continuation_primer_close(all, pi.end);
     g_array_append_vals(all, model_events->data, model_events->len);
     cn_events_sort(all);
     gboolean saved = midifile_save(o.output, all, TRUE, &err);
