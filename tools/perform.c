@@ -185,6 +185,54 @@ static const char *type_name(uint8_t t)
     }
 }
 
+/* The file's events, plus the --cc ones, in time order, on --channel when
+ * given. NULL + err (code 2: a bad --cc, else the reader's error). */
+static GArray *load_events(const char *path, char **ccs, int channel, GError **err)
+{
+    GArray *events = midifile_load(path, err);
+    if (!events) return NULL;
+    for (int i = 0; ccs && ccs[i]; i++) {
+        double t;
+        int cc, val;
+        char rest;
+        if (sscanf(ccs[i], "%lf:%d:%d%c", &t, &cc, &val, &rest) != 3 || t < 0 || cc < 0 || cc > 127 ||
+            val < 0 || val > 127) {
+            g_set_error(err, CN_ERROR, 2, "--cc '%s': want TIME:CC:VALUE (CC, VALUE 0..127)", ccs[i]);
+            g_array_free(events, TRUE);
+            return NULL;
+        }
+        cn_event e = {t, CN_EV_CC, 0, (uint8_t)cc, (uint8_t)val};
+        g_array_append_val(events, e);
+    }
+    cn_events_sort(events);
+    if (channel >= 0)
+        for (guint i = 0; i < events->len; i++) g_array_index(events, cn_event, i).channel = (uint8_t)channel;
+    return events;
+}
+
+/* --log: the frame of every event sent, one line each. FALSE if the file
+ * cannot be written (said on stderr). */
+static gboolean write_log(const char *log_path, jack_player *p, const GArray *events)
+{
+    FILE *f = fopen(log_path, "w");
+    if (!f) {
+        fprintf(stderr, "continuo-perform: %s: cannot write\n", log_path);
+        return FALSE;
+    }
+    fprintf(f, "# continuo-perform: rate %u start_frame %llu\n", jack_player_rate(p),
+            (unsigned long long)jack_player_start_frame(p));
+    uint64_t sent = jack_player_sent(p);
+    for (guint i = 0; i < events->len && i < sent; i++) {
+        const cn_event *e = &g_array_index(events, cn_event, i);
+        uint8_t msg[3] = {0, 0, 0}; /* log the bytes as sent (note-off velocity 64) */
+        midi_msg_encode(e->type, e->channel, e->a, e->b, msg);
+        fprintf(f, "%llu p0 %s %u %u %u\n", (unsigned long long)jack_player_event_frame(p, i),
+                type_name(e->type), e->channel, e->a, e->type == CN_EV_PROGRAM ? 0 : msg[2]);
+    }
+    fclose(f);
+    return TRUE;
+}
+
 int main(int argc, char **argv)
 {
     char **to = NULL, **ccs = NULL, *server = NULL, *name = NULL, *log_path = NULL;
@@ -224,26 +272,11 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    GArray *events = midifile_load(argv[1], &err);
+    GArray *events = load_events(argv[1], ccs, channel, &err);
     if (!events) {
         fprintf(stderr, "continuo-perform: %s\n", err->message);
-        return 1;
+        return err->code == 2 ? 2 : 1;
     }
-    for (int i = 0; ccs && ccs[i]; i++) {
-        double t;
-        int cc, val;
-        char tail;
-        if (sscanf(ccs[i], "%lf:%d:%d%c", &t, &cc, &val, &tail) != 3 || t < 0 || cc < 0 || cc > 127 ||
-            val < 0 || val > 127) {
-            fprintf(stderr, "continuo-perform: --cc '%s': want TIME:CC:VALUE (CC, VALUE 0..127)\n", ccs[i]);
-            return 2;
-        }
-        cn_event e = {t, CN_EV_CC, 0, (uint8_t)cc, (uint8_t)val};
-        g_array_append_val(events, e);
-    }
-    cn_events_sort(events);
-    if (channel >= 0)
-        for (guint i = 0; i < events->len; i++) g_array_index(events, cn_event, i).channel = (uint8_t)channel;
 
     stop_signals_init(); /* before libjack starts its threads */
 
@@ -286,25 +319,7 @@ int main(int argc, char **argv)
     while (g_get_monotonic_time() < until && !stop_signals_wait(20)) {}
     clock_close(clk);
 
-    if (log_path) {
-        FILE *f = fopen(log_path, "w");
-        if (!f) {
-            fprintf(stderr, "continuo-perform: %s: cannot write\n", log_path);
-            status = 1;
-        } else {
-            fprintf(f, "# continuo-perform: rate %u start_frame %llu\n", jack_player_rate(p),
-                    (unsigned long long)jack_player_start_frame(p));
-            uint64_t sent = jack_player_sent(p);
-            for (guint i = 0; i < events->len && i < sent; i++) {
-                const cn_event *e = &g_array_index(events, cn_event, i);
-                uint8_t msg[3] = {0, 0, 0}; /* log the bytes as sent (note-off velocity 64) */
-                midi_msg_encode(e->type, e->channel, e->a, e->b, msg);
-                fprintf(f, "%llu p0 %s %u %u %u\n", (unsigned long long)jack_player_event_frame(p, i),
-                        type_name(e->type), e->channel, e->a, e->type == CN_EV_PROGRAM ? 0 : msg[2]);
-            }
-            fclose(f);
-        }
-    }
+    if (log_path && !write_log(log_path, p, events)) status = 1;
     fprintf(stderr, "continuo-perform: sent %llu of %u events from frame %llu (late %llu)%s\n",
             (unsigned long long)jack_player_sent(p), events->len,
             (unsigned long long)jack_player_start_frame(p), (unsigned long long)jack_player_late(p),
