@@ -1,8 +1,17 @@
-/* session_record.c — writing the jam's recording (session_recording) to a
- * Standard MIDI File that never leaves a note hanging. Not real-time safe. */
+/* session_record.c — the jam's recording: every event input or released
+ * (appended by session_input and session_take_due), trimmed from the front
+ * by a rotating recorder, and written to a Standard MIDI File that never
+ * leaves a note hanging. Not real-time safe. */
 #include <math.h>
-#include "session.h"
+#include "session_internal.h"
 #include "midifile.h"
+
+const GArray *session_recording(const session *s) { return s->rec; }
+
+void session_recording_drop(session *s, guint n)
+{
+    g_array_remove_range(s->rec, 0, MIN(n, s->rec->len));
+}
 
 gboolean session_save_recording(const session *s, const char *path, double now, GError **err)
 {

@@ -24,6 +24,7 @@
 #include <glib/gstdio.h>
 #include <cmocka.h>
 #include "session.h"
+#include "session_debug.h"
 #include "token.h"
 #include "midifile.h"
 #include "model_random.h"

@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include "error.h"
 #include "rotate.h"
+#include "session_debug.h"
 #include "soak.h"
 
 #define TAKE_CAP 64
