@@ -365,6 +365,53 @@ out:
     return rc;
 }
 
+/* Each CPU kernel variant's decode at position 0, and float32 against
+ * bfloat16 weights at full context (speed and logit error). */
+static void bench_variants(const char *path, const int *tokens, int T, int runs)
+{
+    int nv;
+    const kern_cpu *const *v = kern_cpu_variants(&nv);
+    openblas_set_num_threads(1);
+    int r = runs / 4 > 10 ? runs / 4 : 10;
+    double *lat = g_new(double, r), *cpu = g_new(double, r);
+    /* each variant on float32 weights (the BLAS variant has no bfloat16 gemv) */
+    model *m32 = model_load_as(path, MODEL_WEIGHTS_F32, NULL);
+    for (int k = 0; m32 && k < nv; k++) {
+        if (!v[k]->supported()) continue;
+        printf("kernel_%s_matvec_768x256_f32: %.1f GFLOP/s\n", v[k]->name, matvec_gflops(v[k], 768, 256, 50));
+        /* the whole decode step with this variant (context 0: the matrices) */
+        model_state *s = model_state_new(m32, NULL);
+        model_state_set_kernel(s, v[k]->name);
+        decode_at(s, tokens, 0, r, lat, cpu);
+        printf("kernel_%s_decode_f32_pos0_p50: %.4f ms\n", v[k]->name, median(lat, r) * 1e3);
+        printf("kernel_%s_decode_f32_pos0_cpu_p50: %.4f ms\n", v[k]->name, median(cpu, r) * 1e3);
+        model_state_free(s);
+        fflush(stdout);
+    }
+    /* float32 against bfloat16 weights: speed, and what the rounding costs */
+    if (m32) {
+        model_state *s = model_state_new(m32, NULL);
+        decode_at(s, tokens, T - 1, r, lat, cpu);
+        printf("weights_f32_decode_posfull_p50: %.4f ms\n", median(lat, r) * 1e3);
+        printf("weights_f32_decode_posfull_cpu_p50: %.4f ms\n", median(cpu, r) * 1e3);
+        model_state_free(s);
+        model *mb = model_load_as(path, MODEL_WEIGHTS_BF16, NULL);
+        s = model_state_new(mb, NULL);
+        decode_at(s, tokens, T - 1, r, lat, cpu);
+        printf("weights_bf16_decode_posfull_p50: %.4f ms\n", median(lat, r) * 1e3);
+        printf("weights_bf16_decode_posfull_cpu_p50: %.4f ms\n", median(cpu, r) * 1e3);
+        model_state_free(s);
+        double err, range;
+        int n = T < 200 ? T : 200;
+        logit_error(m32, mb, tokens, n, &err, &range);
+        printf("weights_bf16_logit_max_abs_err: %.5f (logit range %.3f, %d tokens)\n", err, range, n);
+        model_free(mb);
+        model_free(m32);
+    }
+    g_free(lat);
+    g_free(cpu);
+}
+
 int bench_model(int argc, char **argv)
 {
     char *path = NULL;
@@ -456,47 +503,7 @@ int bench_model(int argc, char **argv)
     fflush(stdout);
 
     /* after the RSS figure: these load more models */
-    int nv;
-    const kern_cpu *const *v = kern_cpu_variants(&nv);
-    openblas_set_num_threads(1);
-    int r = runs / 4 > 10 ? runs / 4 : 10;
-    double *lat = g_new(double, r), *cpu = g_new(double, r);
-    /* each variant on float32 weights (the BLAS variant has no bfloat16 gemv) */
-    model *m32 = model_load_as(path, MODEL_WEIGHTS_F32, NULL);
-    for (int k = 0; m32 && k < nv; k++) {
-        if (!v[k]->supported()) continue;
-        printf("kernel_%s_matvec_768x256_f32: %.1f GFLOP/s\n", v[k]->name, matvec_gflops(v[k], 768, 256, 50));
-        /* the whole decode step with this variant (context 0: the matrices) */
-        model_state *s = model_state_new(m32, NULL);
-        model_state_set_kernel(s, v[k]->name);
-        decode_at(s, tokens, 0, r, lat, cpu);
-        printf("kernel_%s_decode_f32_pos0_p50: %.4f ms\n", v[k]->name, median(lat, r) * 1e3);
-        printf("kernel_%s_decode_f32_pos0_cpu_p50: %.4f ms\n", v[k]->name, median(cpu, r) * 1e3);
-        model_state_free(s);
-        fflush(stdout);
-    }
-    /* float32 against bfloat16 weights: speed, and what the rounding costs */
-    if (m32) {
-        model_state *s = model_state_new(m32, NULL);
-        decode_at(s, tokens, T - 1, r, lat, cpu);
-        printf("weights_f32_decode_posfull_p50: %.4f ms\n", median(lat, r) * 1e3);
-        printf("weights_f32_decode_posfull_cpu_p50: %.4f ms\n", median(cpu, r) * 1e3);
-        model_state_free(s);
-        model *mb = model_load_as(path, MODEL_WEIGHTS_BF16, NULL);
-        s = model_state_new(mb, NULL);
-        decode_at(s, tokens, T - 1, r, lat, cpu);
-        printf("weights_bf16_decode_posfull_p50: %.4f ms\n", median(lat, r) * 1e3);
-        printf("weights_bf16_decode_posfull_cpu_p50: %.4f ms\n", median(cpu, r) * 1e3);
-        model_state_free(s);
-        double err, range;
-        int n = T < 200 ? T : 200;
-        logit_error(m32, mb, tokens, n, &err, &range);
-        printf("weights_bf16_logit_max_abs_err: %.5f (logit range %.3f, %d tokens)\n", err, range, n);
-        model_free(mb);
-        model_free(m32);
-    }
-    g_free(lat);
-    g_free(cpu);
+    bench_variants(path, tokens, T, runs);
 
 
     model_free(m);

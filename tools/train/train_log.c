@@ -82,6 +82,38 @@ static double nice_step(double span, int want)
     return (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * p;
 }
 
+/* The legend and the run's last step, right of the plot box. */
+static void plot_legend(GString *s, const GArray *rows, const train_plot_ref *refs, int n_refs,
+                        int smooth, const char *const *ref_colors)
+{
+    guint n = rows->len;
+    int ly = MT + 10;
+    g_string_append_printf(s, "<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"#1f77b4\" "
+                           "stroke-width=\"2\"/><text x=\"%d\" y=\"%d\">train (avg %d steps)</text>\n",
+                           W - MR + 10, W - MR + 30, ly, ly, W - MR + 35, ly + 4, smooth);
+    ly += 20;
+    g_string_append_printf(s, "<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"#ff7f0e\" "
+                           "stroke-width=\"2\"/><text x=\"%d\" y=\"%d\">validation</text>\n",
+                           W - MR + 10, W - MR + 30, ly, ly, W - MR + 35, ly + 4);
+    for (int i = 0; i < n_refs; i++) {
+        ly += 20;
+        gchar *esc = g_markup_escape_text(refs[i].name, -1);
+        g_string_append_printf(s, "<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"%s\" "
+                               "stroke-dasharray=\"6 4\"/><text x=\"%d\" y=\"%d\">%s %.3f</text>\n",
+                               W - MR + 10, W - MR + 30, ly, ly, ref_colors[i % 4], W - MR + 35,
+                               ly + 4, esc, refs[i].value);
+        g_free(esc);
+    }
+    if (n) {
+        const train_log_row *last = &g_array_index(rows, train_log_row, n - 1);
+        ly += 30;
+        g_string_append_printf(s, "<text x=\"%d\" y=\"%d\">step %ld</text>\n", W - MR + 10, ly,
+                               last->step);
+        g_string_append_printf(s, "<text x=\"%d\" y=\"%d\">%.2f h training</text>\n", W - MR + 10,
+                               ly + 16, last->elapsed_s / 3600.0);
+    }
+}
+
 gboolean train_plot_svg(const char *path, const GArray *rows, long tokens_per_step,
                         const char *title, const train_plot_ref *refs, int n_refs, int smooth,
                         GError **err)
@@ -175,32 +207,7 @@ gboolean train_plot_svg(const char *path, const GArray *rows, long tokens_per_st
         }
     }
     g_string_append(s, "</g>\n");
-    /* legend */
-    int ly = MT + 10;
-    g_string_append_printf(s, "<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"#1f77b4\" "
-                           "stroke-width=\"2\"/><text x=\"%d\" y=\"%d\">train (avg %d steps)</text>\n",
-                           W - MR + 10, W - MR + 30, ly, ly, W - MR + 35, ly + 4, smooth);
-    ly += 20;
-    g_string_append_printf(s, "<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"#ff7f0e\" "
-                           "stroke-width=\"2\"/><text x=\"%d\" y=\"%d\">validation</text>\n",
-                           W - MR + 10, W - MR + 30, ly, ly, W - MR + 35, ly + 4);
-    for (int i = 0; i < n_refs; i++) {
-        ly += 20;
-        gchar *esc = g_markup_escape_text(refs[i].name, -1);
-        g_string_append_printf(s, "<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"%s\" "
-                               "stroke-dasharray=\"6 4\"/><text x=\"%d\" y=\"%d\">%s %.3f</text>\n",
-                               W - MR + 10, W - MR + 30, ly, ly, ref_colors[i % 4], W - MR + 35,
-                               ly + 4, esc, refs[i].value);
-        g_free(esc);
-    }
-    if (n) {
-        const train_log_row *last = &g_array_index(rows, train_log_row, n - 1);
-        ly += 30;
-        g_string_append_printf(s, "<text x=\"%d\" y=\"%d\">step %ld</text>\n", W - MR + 10, ly,
-                               last->step);
-        g_string_append_printf(s, "<text x=\"%d\" y=\"%d\">%.2f h training</text>\n", W - MR + 10,
-                               ly + 16, last->elapsed_s / 3600.0);
-    }
+    plot_legend(s, rows, refs, n_refs, smooth, ref_colors);
     g_string_append(s, "</svg>\n");
 #undef PX
 #undef PY
