@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "model_internal.h"
+#include "atomic_file.h"
 #include "error.h"
 #include "kernels.h"
 
@@ -72,27 +73,14 @@ gboolean model_file_write(const char *path, const model_config *c, const float *
     g_checksum_get_digest(ck, hd.sha256, &len);
     g_checksum_free(ck);
 
-    /* Write to a temporary name, then rename: a crash never leaves a half file
-     * under the real name (the trainer overwrites checkpoints in place). */
-    char *tmp = g_strdup_printf("%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        g_set_error(err, CN_ERROR, CN_ERR_IO, "%s: cannot write: %s", tmp, g_strerror(errno));
-        g_free(tmp);
-        return FALSE;
-    }
+    atomic_file af;
+    if (!atomic_file_open(&af, path, "wb", err)) return FALSE;
     uint8_t block[MODEL_HEADER_SIZE] = {0};
     G_STATIC_ASSERT(sizeof(model_file_header) <= MODEL_HEADER_SIZE);
     memcpy(block, &hd, sizeof hd);
-    gboolean ok = fwrite(block, 1, sizeof block, f) == sizeof block &&
-                  fwrite(params, 1, hd.payload_bytes, f) == hd.payload_bytes;
-    ok = (fclose(f) == 0) && ok;
-    if (ok && rename(tmp, path) != 0) ok = FALSE;
-    if (!ok) {
-        g_set_error(err, CN_ERROR, CN_ERR_IO, "%s: write failed: %s", path, g_strerror(errno));
-        remove(tmp);
-    }
-    g_free(tmp);
+    gboolean ok = fwrite(block, 1, sizeof block, af.f) == sizeof block &&
+                  fwrite(params, 1, hd.payload_bytes, af.f) == hd.payload_bytes;
+    ok = atomic_file_close(&af, ok, "write failed", err);
     return ok;
 }
 

@@ -12,7 +12,7 @@
  * RNG: xoroshiro128+ (Blackman & Vigna), state filled by splitmix64 so that
  * any 64-bit seed (0 included) gives a well-mixed non-zero state. */
 
-static uint64_t splitmix64(uint64_t *x)
+uint64_t rng_splitmix64(uint64_t *x)
 {
     uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -23,8 +23,8 @@ static uint64_t splitmix64(uint64_t *x)
 void rng_seed(cn_rng *r, uint64_t seed)
 {
     uint64_t x = seed;
-    r->s[0] = splitmix64(&x);
-    r->s[1] = splitmix64(&x);
+    r->s[0] = rng_splitmix64(&x);
+    r->s[1] = rng_splitmix64(&x);
     if (!r->s[0] && !r->s[1]) r->s[1] = 1; /* all-zero is the one absorbing state */
 }
 

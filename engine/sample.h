@@ -13,6 +13,9 @@
 typedef struct { uint64_t s[2]; } cn_rng;
 void rng_seed(cn_rng *r, uint64_t seed);
 uint64_t rng_next(cn_rng *r);
+/* splitmix64: the next word of the sequence *x (advances it); the seeder of
+ * every generator in the project (the sampler's and the trainer's). */
+uint64_t rng_splitmix64(uint64_t *x);
 float rng_float(cn_rng *r); /* uniform in [0, 1) */
 
 /* Filters apply in this order: temperature, top-k, top-p (on what top-k

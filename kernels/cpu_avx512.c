@@ -295,15 +295,6 @@ static int avx512_supported(void) { return 0; }
 const kern_cpu kern_cpu_avx512 = {
     .name = "avx512",
     .supported = avx512_supported,
-    .matvec = kern_portable_matvec,
-    .matvec_bf16 = kern_portable_matvec_bf16,
-    .attend = kern_portable_attend,
-    .f16_to_f32 = kern_portable_f16_to_f32,
-    .f32_to_f16 = kern_portable_f32_to_f16,
-    .bf16_to_f32 = kern_portable_bf16_to_f32,
-    .gelu = kern_portable_gelu,
-    .softmax_rows = kern_portable_softmax_rows,
-    .matmul = kern_portable_matmul,
-    .prefill_attend = kern_portable_prefill_attend,
+    KERN_PORTABLE_ENTRIES,
 };
 #endif

@@ -29,4 +29,19 @@ void kern_blas_prefill_attend(const kern_cpu *k, float *out, float *scratch, con
                               const uint16_t *kt, const uint16_t *v, int p0, int n, int ld,
                               int n_heads, int head_dim);
 
+/* The portable functions as a table body: the portable table itself, and the
+ * SIMD tables on machines that cannot build them (never supported there, but
+ * every entry stays callable). */
+#define KERN_PORTABLE_ENTRIES                          \
+    .matvec = kern_portable_matvec,                    \
+    .matvec_bf16 = kern_portable_matvec_bf16,          \
+    .attend = kern_portable_attend,                    \
+    .f16_to_f32 = kern_portable_f16_to_f32,            \
+    .f32_to_f16 = kern_portable_f32_to_f16,            \
+    .bf16_to_f32 = kern_portable_bf16_to_f32,          \
+    .gelu = kern_portable_gelu,                        \
+    .softmax_rows = kern_portable_softmax_rows,        \
+    .matmul = kern_portable_matmul,                    \
+    .prefill_attend = kern_portable_prefill_attend
+
 #endif

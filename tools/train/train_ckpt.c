@@ -3,6 +3,7 @@
 #include <string.h>
 #include <errno.h>
 #include "train_ckpt.h"
+#include "atomic_file.h"
 #include "error.h"
 
 G_STATIC_ASSERT(sizeof(train_ckpt_header) <= TRAIN_CKPT_HEADER_SIZE);
@@ -27,28 +28,15 @@ gboolean train_ckpt_write(const char *path, train_ckpt_header *h, const float *p
     h->n_params = model_param_count(&h->cfg);
     payload_sha(params, m, v, h->n_params, h->sha256);
 
-    char *tmp = g_strdup_printf("%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        g_set_error(err, CN_ERROR, CN_ERR_IO, "%s: cannot write: %s", tmp, g_strerror(errno));
-        g_free(tmp);
-        return FALSE;
-    }
+    atomic_file af;
+    if (!atomic_file_open(&af, path, "wb", err)) return FALSE;
     uint8_t block[TRAIN_CKPT_HEADER_SIZE] = {0};
     memcpy(block, h, sizeof *h);
     size_t n = h->n_params;
-    gboolean ok = fwrite(block, 1, sizeof block, f) == sizeof block &&
-                  fwrite(params, sizeof(float), n, f) == n &&
-                  fwrite(m, sizeof(float), n, f) == n && fwrite(v, sizeof(float), n, f) == n;
-    ok = (fflush(f) == 0) && ok;
-    ok = (fclose(f) == 0) && ok;
-    if (ok && rename(tmp, path) != 0) ok = FALSE;
-    if (!ok) {
-        g_set_error(err, CN_ERROR, CN_ERR_IO, "%s: checkpoint write failed: %s", path,
-                    g_strerror(errno));
-        remove(tmp);
-    }
-    g_free(tmp);
+    gboolean ok = fwrite(block, 1, sizeof block, af.f) == sizeof block &&
+                  fwrite(params, sizeof(float), n, af.f) == n &&
+                  fwrite(m, sizeof(float), n, af.f) == n && fwrite(v, sizeof(float), n, af.f) == n;
+    ok = atomic_file_close(&af, ok, "checkpoint write failed", err);
     return ok;
 }
 

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <errno.h>
 #include "train_log.h"
+#include "atomic_file.h"
 #include "error.h"
 
 gboolean train_log_load(const char *path, long max_step, GArray *rows, GError **err)
@@ -51,18 +52,11 @@ void train_log_append(FILE *f, const train_log_row *r)
 
 gboolean train_log_save(const char *path, const GArray *rows, GError **err)
 {
-    char *tmp = g_strdup_printf("%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        g_set_error(err, CN_ERROR, CN_ERR_IO, "%s: %s", tmp, g_strerror(errno));
-        g_free(tmp);
-        return FALSE;
-    }
-    fprintf(f, "%s\n", TRAIN_LOG_HEADER);
-    for (guint i = 0; i < rows->len; i++) train_log_append(f, &g_array_index(rows, train_log_row, i));
-    gboolean ok = fclose(f) == 0 && rename(tmp, path) == 0;
-    if (!ok) g_set_error(err, CN_ERROR, CN_ERR_IO, "%s: %s", path, g_strerror(errno));
-    g_free(tmp);
+    atomic_file af;
+    if (!atomic_file_open(&af, path, "w", err)) return FALSE;
+    fprintf(af.f, "%s\n", TRAIN_LOG_HEADER);
+    for (guint i = 0; i < rows->len; i++) train_log_append(af.f, &g_array_index(rows, train_log_row, i));
+    gboolean ok = atomic_file_close(&af, !ferror(af.f), "write failed", err);
     return ok;
 }
 
