@@ -362,7 +362,7 @@ int cmd_continue(int argc, char **argv)
     /* Everything that can fail on the user's files, before any real work. */
     if (!check_writable(o.output, &err)) goto fail;
     if (o.wav && !check_writable(o.wav, &err)) goto fail;
-    if (o.wav && !(sf = synth_find_soundfont(o.soundfont, &err))) goto fail;
+    if (o.wav && !(sf = paths_find_soundfont(o.soundfont, &err))) goto fail;
     if (!(events = midifile_load(input, &err))) goto fail;
     if (!(model_path = paths_find_model(o.model, &err))) goto fail;
     if (!(m = model_load(model_path, &err))) goto fail;
