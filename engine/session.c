@@ -34,6 +34,7 @@
 #include <math.h>
 #include <string.h>
 #include "session.h"
+#include "settings.h"
 #include "token.h"
 #include "error.h"
 
@@ -715,11 +716,11 @@ static bool control_cc(session *s, const cn_event *ev)
         return true;
     }
     if (cc == s->cfg.cc_temperature) {
-        s->params.temperature = 0.2f + 1.8f * (float)v / 127.0f;
+        s->params.temperature = (float)settings_from_cc(SET_TEMPERATURE, v);
         return true;
     }
     if (cc == s->cfg.cc_density) {
-        s->density = powf(4.0f, (float)(v - 64) / 64.0f);
+        s->density = (float)settings_from_cc(SET_DENSITY, v);
         return true;
     }
     if (cc == s->cfg.cc_mode) {

@@ -47,6 +47,8 @@ static const char *alsa_summary =
     "reloads the preset file (with this command line's overrides) without a gap.\n"
     "CONTINUO_LOG=error|warn|info|debug sets the log level (default info).\n"
     "\n"
+    JAM_FILES_HELP
+    "\n"
     "Exit status: 0 done, 1 runtime error (no ALSA sequencer, model, device), 2 bad usage.";
 
 /* The shared options (jam_opts.h) and the ALSA jam's own. */

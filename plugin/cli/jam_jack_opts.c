@@ -48,9 +48,10 @@ static const char *jam_summary =
     "good stops the jam with status 1, for the service manager to restart it.\n"
     "Logs: stderr, with levels and timestamps; CONTINUO_LOG=error|warn|info|debug.\n"
     "\n"
+    JAM_FILES_HELP
+    "\n"
     "Exit status: 0 done, 1 runtime error (no preset, model, server), broken model, or\n"
-    "server gone without reconnect, 2 bad usage (a malformed option or number: NaN and\n"
-    "infinities are refused; --temperature in [0, 10] as presets, see presets/duet.ini).\n"
+    "server gone without reconnect, 2 bad usage.\n"
     "\n"
     "Tempo sync: --sync auto (the default) follows the JACK transport while a timebase\n"
     "master gives bar/beat/tempo, else MIDI clock (0xF8 with 0xFA/0xFB/0xFC, 0xF2) arriving\n"

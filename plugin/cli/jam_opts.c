@@ -34,7 +34,7 @@ GOptionGroup *jam_opts_group(jam_opts *o)
         {"temperature", 't', 0, G_OPTION_ARG_CALLBACK, num, "sampling temperature in [0, 10], 0 = always the likeliest token (default: the preset's)", "T"},
         {"connect-in", 'i', 0, G_OPTION_ARG_STRING_ARRAY, &o->connect_in, "connect this MIDI port to midi_in (repeatable)", "PORT"},
         {"connect-out", 'o', 0, G_OPTION_ARG_STRING_ARRAY, &o->connect_out, "connect midi_out to this MIDI port (repeatable)", "PORT"},
-        {"no-audio", 0, 0, G_OPTION_ARG_NONE, &o->no_audio, "MIDI only: no synth", NULL},
+        {"no-audio", 0, 0, G_OPTION_ARG_NONE, &o->no_audio, "MIDI only: no synth (over JACK: no out_L/out_R either)", NULL},
         {"soundfont", 0, 0, G_OPTION_ARG_FILENAME, &o->soundfont, "SoundFont for the synth (default: found as soundfonts/README.md says)", "FILE"},
         {"record", 'r', 0, G_OPTION_ARG_FILENAME, &o->record, "write the jam (performer and model, one track per channel) to this .mid on exit", "FILE.mid"},
         {"record-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->record_dir, "rotating recording: one .mid per --rotate-minutes in DIR (the installation)", "DIR"},

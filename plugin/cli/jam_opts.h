@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <glib.h>
 #include "cli_number.h"
+#include "paths.h"
 #include "reload.h"
 
 typedef struct {
@@ -31,6 +32,14 @@ GOptionGroup *jam_opts_group(jam_opts *o);
  * FALSE + a one-line error (bad usage: exit status 2) — except a missing
  * preset, which sets *usage = false (exit status 1). */
 gboolean jam_opts_check(jam_opts *o, bool *usage, GError **err);
+
+/* Where both jams' --help says presets and the model are found (paths.h). */
+#define JAM_FILES_HELP                                                                           \
+    "Files: --preset NAME is NAME.ini, found in $CONTINUO_PRESETS (a folder), then in the\n"     \
+    "tree the program runs from (build/bin/../../presets, <its prefix>/share/continuo/presets),\n" \
+    "then in " CONTINUO_PREFIX "/share/continuo/presets; the model: --model, else\n"           \
+    "$CONTINUO_MODEL, else continuo.bin in those two trees. Decimal options refuse NaN and\n"  \
+    "infinities; --temperature has the presets' range.\n"
 
 /* The preset file with the command line's overrides (at start and on SIGHUP). */
 gboolean jam_opts_load(const jam_opts *o, session_config *c, host_config *hc, GError **err);
