@@ -38,7 +38,7 @@ gboolean jam_opts_check(jam_opts *o, bool *usage, GError **err);
     "Files: --preset NAME is NAME.ini, found in $CONTINUO_PRESETS (a folder), then in the\n"     \
     "tree the program runs from (build/bin/../../presets, <its prefix>/share/continuo/presets),\n" \
     "then in " CONTINUO_PREFIX "/share/continuo/presets; the model: --model, else\n"           \
-    "$CONTINUO_MODEL, else continuo.bin in those two trees. Decimal options refuse NaN and\n"  \
+    "$CONTINUO_MODEL, else continuo.bin in the same places. Decimal options refuse NaN and\n"  \
     "infinities; --temperature has the presets' range.\n"
 
 /* The preset file with the command line's overrides (at start and on SIGHUP). */
