@@ -3,6 +3,7 @@
 #include <string.h>
 #include <glib.h>
 #include "health.h"
+#include "settings.h"
 
 struct health {
     health_config cfg;
@@ -99,8 +100,12 @@ void health_observe(health *h, const cn_event *ev)
     }
 }
 
+/* Responses stay inside the settings' valid ranges (settings.h), whatever
+ * the health config's boosts and limits say. */
 static void set_controls(health *h, session *s, float t, float d)
 {
+    t = (float)settings_clamp(SET_TEMPERATURE, t);
+    d = (float)settings_clamp(SET_DENSITY, d);
     session_set_controls(s, t, d);
     h->set_t = h->st.temperature = t;
     h->set_d = h->st.density = d;

@@ -30,7 +30,8 @@
  *     e.g. a CC, becomes the new base);
  *   - broken: HEALTH_BROKEN is returned; the host should log it and exit
  *     non-zero so that its service manager restarts it.
- * Times are the session's seconds; nothing reads a clock. Not real-time
+ * Every response stays inside the valid ranges of the settings table
+ * (settings.h). Times are the session's seconds; nothing reads a clock. Not real-time
  * safe (worker thread, like the session); allocation only in health_new. */
 #ifndef CONTINUO_HEALTH_H
 #define CONTINUO_HEALTH_H

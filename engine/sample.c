@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 #include "sample.h"
+#include "settings.h"
 
 /* ---------------------------------------------------------------------------
  * RNG: xoroshiro128+ (Blackman & Vigna), state filled by splitmix64 so that
@@ -52,18 +53,18 @@ float rng_float(cn_rng *r)
 
 void sampler_params_defaults(sampler_params *p)
 {
-    p->temperature = 1.0f;
+    p->temperature = (float)settings_get(SET_TEMPERATURE)->def;
     p->top_k = 0;
-    p->top_p = 0.95f;
-    p->min_p = 0.0f;
+    p->top_p = (float)settings_get(SET_TOP_P)->def;
+    p->min_p = (float)settings_get(SET_MIN_P)->def;
 }
 
 void sampler_limits_defaults(sampler_limits *l)
 {
     l->pitch_lo = 21; /* A0..C8: the piano keyboard */
     l->pitch_hi = 108;
-    l->max_polyphony = 12;
-    l->max_note_len = 8.0;
+    l->max_polyphony = 10;
+    l->max_note_len = settings_get(SET_MAX_NOTE_LEN)->def;
     l->allow_specials = false;
 }
 

@@ -34,8 +34,10 @@ typedef struct {
     bool allow_specials;     /* BOS/EOS/CTRL are never sampled unless set (PAD never) */
 } sampler_limits;
 
-/* Defaults: temperature 1, top-k off, top-p 0.95, min-p off; keys 21..108
- * (the piano), at most 12 notes at once, notes at most 8 s, no specials. */
+/* The one set of defaults (session_config_defaults and `continuo continue`
+ * start from them; the real-valued ones are the settings table's):
+ * temperature 1, top-k off, top-p 0.95, min-p off; keys 21..108 (the piano),
+ * at most 10 notes at once, notes at most 4 s, no specials. */
 void sampler_params_defaults(sampler_params *p);
 void sampler_limits_defaults(sampler_limits *l);
 

@@ -1,41 +1,41 @@
-/* session_config.c — session settings: defaults, range checks, presets
- * (GLib key files, presets/NAME.ini) and finding a preset by name.
+/* session_config.c — session settings: defaults, range checks and presets
+ * (GLib key files, presets/NAME.ini). Defaults and ranges of the real-valued
+ * settings come from the settings table (settings.h); the sampler's from
+ * sampler_*_defaults.
  *
  * Every key a preset may hold is in the table below (group, key, type,
  * field); an unknown group or key is an error, so a typo never silently
- * falls back to a default. MIDI channels are 1..16 in files (as musicians
+ * falls back to a default. The [output] group is the host's
+ * (plugin/host_config.c reads it) and is skipped here. MIDI channels are 1..16 in files (as musicians
  * count them), 0..15 in session_config. Not real-time safe. */
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "session_config.h"
 #include "session.h"
 #include "error.h"
+#include "settings.h"
 
 void session_config_defaults(session_config *c)
 {
     memset(c, 0, sizeof *c);
     c->mode = SESSION_DUET;
-    c->lookahead = 0.2;
-    c->duet_pause = 1.0;
-    c->duet_phrase = 8.0;
-    c->sampling = (sampler_params){.temperature = 1.0f, .top_k = 0, .top_p = 0.95f, .min_p = 0.0f};
-    c->limits = (sampler_limits){.pitch_lo = 21, .pitch_hi = 108, .max_polyphony = 10,
-                                 .max_note_len = 4.0, .allow_specials = false};
+    c->lookahead = settings_get(SET_LOOKAHEAD)->def;
+    c->duet_pause = settings_get(SET_DUET_PAUSE)->def;
+    c->duet_phrase = settings_get(SET_DUET_PHRASE)->def;
+    sampler_params_defaults(&c->sampling);
+    sampler_limits_defaults(&c->limits);
     c->seed = 1;
     c->model_channel = 1; /* channel 2 as musicians count; performers usually send on 1 */
     c->cc_temperature = c->cc_density = c->cc_mode = c->cc_startstop = -1;
     c->tokens_per_step = 4;
-    c->max_silence = 2.0;
-    c->accompany_hold = 4.0;
-    c->density = 1.0f;
-    c->audio = true;
-    c->performer_audio = true;
-    c->quantize_grid = 0;     /* off: onsets as the model samples them */
-    c->quantize_strength = 1;
-    c->duet_bars = 0;         /* off: the silence-based duet even with a tempo */
+    c->max_silence = settings_get(SET_MAX_SILENCE)->def;
+    c->accompany_hold = settings_get(SET_ACCOMPANY_HOLD)->def;
+    c->density = (float)settings_get(SET_DENSITY)->def;
+    c->quantize_grid = settings_get(SET_QUANTIZE_GRID)->def; /* off */
+    c->quantize_strength = settings_get(SET_QUANTIZE_STRENGTH)->def;
+    c->duet_bars = 0; /* off: the silence-based duet even with a tempo */
 }
 
 const char *session_mode_name(session_mode m)
@@ -58,33 +58,44 @@ gboolean session_mode_parse(const char *name, session_mode *m)
     return FALSE;
 }
 
+/* The real-valued fields and their rows of the settings table. */
+static void real_fields(const session_config *c, double v[SET_COUNT])
+{
+    v[SET_TEMPERATURE] = c->sampling.temperature;
+    v[SET_DENSITY] = c->density;
+    v[SET_TOP_P] = c->sampling.top_p;
+    v[SET_MIN_P] = c->sampling.min_p;
+    v[SET_LOOKAHEAD] = c->lookahead;
+    v[SET_MAX_SILENCE] = c->max_silence;
+    v[SET_DUET_PAUSE] = c->duet_pause;
+    v[SET_DUET_PHRASE] = c->duet_phrase;
+    v[SET_ACCOMPANY_HOLD] = c->accompany_hold;
+    v[SET_MAX_NOTE_LEN] = c->limits.max_note_len;
+    v[SET_QUANTIZE_GRID] = c->quantize_grid;
+    v[SET_QUANTIZE_STRENGTH] = c->quantize_strength;
+}
+
 gboolean session_config_check(const session_config *c, GError **err)
 {
+    double v[SET_COUNT];
+    real_fields(c, v);
+    GError *e = NULL;
+    for (int i = 0; i < SET_COUNT; i++)
+        if (!settings_check((setting_id)i, v[i], NULL, &e)) {
+            g_set_error(err, CN_ERROR, CN_ERR_ARG, "session config: %s", e->message);
+            g_error_free(e);
+            return FALSE;
+        }
     const char *why = NULL;
     const sampler_params *p = &c->sampling;
     const sampler_limits *l = &c->limits;
     if (c->mode < SESSION_DUET || c->mode > SESSION_SOLO) why = "mode is not duet/accompany/solo";
-    else if (!(c->lookahead > 0 && c->lookahead <= 10)) why = "lookahead must be in (0, 10] s";
-    else if (!(c->duet_pause >= 0 && c->duet_pause <= 60)) why = "duet pause must be in [0, 60] s";
-    else if (!(c->duet_phrase > 0 && c->duet_phrase <= 3600)) why = "duet phrase must be in (0, 3600] s";
-    else if (!(p->temperature > 0 && p->temperature <= 10)) why = "temperature must be in (0, 10]";
     else if (p->top_k < 0) why = "top_k must be >= 0";
-    else if (!(p->top_p > 0 && p->top_p <= 1)) why = "top_p must be in (0, 1]";
-    else if (!(p->min_p >= 0 && p->min_p < 1)) why = "min_p must be in [0, 1)";
     else if (l->pitch_lo < 0 || l->pitch_hi > 127 || l->pitch_lo > l->pitch_hi)
         why = "pitch range must be within 0..127, low <= high";
     else if (l->max_polyphony < 0 || l->max_polyphony > 128) why = "max_polyphony must be in 0..128";
-    else if (!(l->max_note_len > 0 && l->max_note_len <= 600))
-        why = "max_note_len must be in (0, 600] s (a model note must never hang)";
     else if (c->model_channel > 15) why = "model channel must be 1..16";
     else if (c->tokens_per_step < 1 || c->tokens_per_step > 4096) why = "tokens_per_step must be in 1..4096";
-    else if (!(c->max_silence >= 0.1 && c->max_silence <= 60)) why = "max_silence must be in [0.1, 60] s";
-    else if (!(c->accompany_hold <= 3600)) why = "accompany hold must be <= 3600 s";
-    else if (!(c->density > 0 && c->density <= 100)) why = "density must be in (0, 100]";
-    else if (!(c->quantize_grid >= 0 && c->quantize_grid <= 64))
-        why = "quantize grid must be in [0, 64] beats (0: off)";
-    else if (!(c->quantize_strength >= 0 && c->quantize_strength <= 1))
-        why = "quantize strength must be in [0, 1]";
     else if (c->duet_bars < 0 || c->duet_bars > 64) why = "duet bars must be in 0..64 (0: off)";
     else {
         const int ccs[] = {c->cc_temperature, c->cc_density, c->cc_mode, c->cc_startstop};
@@ -106,7 +117,7 @@ gboolean session_config_check(const session_config *c, GError **err)
 /* ---------------------------------------------------------------------------
  * presets */
 
-typedef enum { K_MODE, K_DOUBLE, K_FLOAT, K_INT, K_U64, K_BOOL, K_CHANNEL, K_CC } key_type;
+typedef enum { K_MODE, K_DOUBLE, K_FLOAT, K_INT, K_U64, K_CHANNEL, K_CC } key_type;
 
 typedef struct {
     const char *group, *key;
@@ -138,9 +149,6 @@ static const key_spec keys[] = {
     {"cc", "density", K_CC, F(cc_density)},
     {"cc", "mode", K_CC, F(cc_mode)},
     {"cc", "startstop", K_CC, F(cc_startstop)},
-    {"output", "audio", K_BOOL, F(audio)},
-    {"output", "performer_audio", K_BOOL, F(performer_audio)},
-    {"output", "reconnect", K_BOOL, F(reconnect)},
     {"tempo", "grid", K_DOUBLE, F(quantize_grid)},
     {"tempo", "strength", K_DOUBLE, F(quantize_strength)},
     {"tempo", "duet_bars", K_INT, F(duet_bars)},
@@ -167,21 +175,16 @@ static gboolean bad(GError **err, const char *path, const key_spec *k, const cha
 static gboolean key_set(session_config *c, const key_spec *k, const char *val, const char *path,
                         GError **err)
 {
-    char *f = (char *)c + k->offset, *end = NULL;
+    char *f = (char *)c + k->offset;
     if (k->type == K_MODE) {
         if (!session_mode_parse(val, (session_mode *)f))
             return bad(err, path, k, "'%s' is not duet, accompany or solo", val);
         return TRUE;
     }
-    if (k->type == K_BOOL) {
-        if (!strcmp(val, "true")) *(bool *)f = true;
-        else if (!strcmp(val, "false")) *(bool *)f = false;
-        else return bad(err, path, k, "'%s' is not true or false", val);
-        return TRUE;
-    }
     if (k->type == K_DOUBLE || k->type == K_FLOAT) {
-        double x = g_ascii_strtod(val, &end);
-        if (end == val || *end || !isfinite(x)) return bad(err, path, k, "'%s' is not a number", val);
+        double x;
+        if (!settings_parse_number(val, NULL, &x, NULL))
+            return bad(err, path, k, "'%s' is not a finite number", val);
         if (k->type == K_DOUBLE) *(double *)f = x;
         else *(float *)f = (float)x;
         return TRUE;
@@ -224,6 +227,7 @@ gboolean session_config_load(session_config *c, const char *path, GError **err)
     gboolean ok = TRUE;
     gchar **groups = g_key_file_get_groups(kf, NULL);
     for (int g = 0; ok && groups[g]; g++) {
+        if (!strcmp(groups[g], SESSION_CONFIG_HOST_GROUP)) continue; /* the host's */
         if (!key_find(groups[g], NULL)) {
             g_set_error(err, CN_ERROR, CN_ERR_FORMAT, "%s: unknown group [%s]", path, groups[g]);
             ok = FALSE;
@@ -254,46 +258,4 @@ gboolean session_config_load(session_config *c, const char *path, GError **err)
     }
     if (ok) *c = n;
     return ok;
-}
-
-char *session_preset_find(const char *name, GError **err)
-{
-    if (strchr(name, '/') || g_str_has_suffix(name, ".ini")) {
-        if (g_file_test(name, G_FILE_TEST_IS_REGULAR)) return g_strdup(name);
-        g_set_error(err, CN_ERROR, CN_ERR_IO, "%s: no such preset file", name);
-        return NULL;
-    }
-    char *file = g_strconcat(name, ".ini", NULL);
-    GPtrArray *dirs = g_ptr_array_new_with_free_func(g_free);
-    const char *env = g_getenv("CONTINUO_PRESETS");
-    if (env && *env) g_ptr_array_add(dirs, g_strdup(env));
-    g_ptr_array_add(dirs, g_strdup("presets"));
-    char *exe = g_file_read_link("/proc/self/exe", NULL);
-    if (exe) {
-        char *bin = g_path_get_dirname(exe);
-        g_ptr_array_add(dirs, g_build_filename(bin, "..", "presets", NULL));
-        g_ptr_array_add(dirs, g_build_filename(bin, "..", "..", "presets", NULL)); /* build/bin */
-        g_ptr_array_add(dirs, g_build_filename(bin, "..", "share", "continuo", "presets", NULL));
-        g_free(bin);
-        g_free(exe);
-    }
-    g_ptr_array_add(dirs, g_strdup("/usr/local/share/continuo/presets"));
-    g_ptr_array_add(dirs, g_strdup("/usr/share/continuo/presets"));
-    char *found = NULL;
-    GString *tried = g_string_new(NULL);
-    for (guint i = 0; i < dirs->len && !found; i++) {
-        char *p = g_build_filename(g_ptr_array_index(dirs, i), file, NULL);
-        if (g_file_test(p, G_FILE_TEST_IS_REGULAR)) found = p;
-        else {
-            g_string_append_printf(tried, "%s%s", tried->len ? ", " : "", p);
-            g_free(p);
-        }
-    }
-    if (!found)
-        g_set_error(err, CN_ERROR, CN_ERR_IO, "preset '%s' not found (looked for %s)", name,
-                    tried->str);
-    g_string_free(tried, TRUE);
-    g_ptr_array_free(dirs, TRUE);
-    g_free(file);
-    return found;
 }

@@ -10,6 +10,7 @@
  * Not real-time safe (worker thread). */
 #include <math.h>
 #include "session_internal.h"
+#include "settings.h"
 
 #define CALL_GRACE 0.25 /* beats: a note this early counts in the next bar; this late in
                          * an answer, still the call's tail (bar duet) */
@@ -140,11 +141,11 @@ bool policy_control_cc(session *s, const cn_event *ev)
         return true;
     }
     if (cc == s->cfg.cc_temperature) {
-        s->sampling.params.temperature = 0.2f + 1.8f * (float)v / 127.0f;
+        s->sampling.params.temperature = (float)settings_from_cc(SET_TEMPERATURE, v);
         return true;
     }
     if (cc == s->cfg.cc_density) {
-        s->sampling.density = powf(4.0f, (float)(v - 64) / 64.0f);
+        s->sampling.density = (float)settings_from_cc(SET_DENSITY, v);
         return true;
     }
     if (cc == s->cfg.cc_mode) {

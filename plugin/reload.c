@@ -1,13 +1,20 @@
 /* reload.c — preset + overrides, and the box that carries a reloaded
  * preset to the session's thread (see reload.h). */
+#include <math.h>
 #include "error.h"
 #include "reload.h"
 
-gboolean jam_preset_load(const char *preset_path, const jam_overrides *ov, session_config *c,
-                         GError **err)
+void jam_overrides_none(jam_overrides *ov)
 {
-    session_config_defaults(c);
-    if (!session_config_load(c, preset_path, err)) return FALSE;
+    *ov = (jam_overrides){.seed = -1, .temperature = NAN, .quantize_grid = NAN,
+                          .quantize_strength = NAN, .duet_bars = -1};
+}
+
+gboolean jam_preset_load(const char *preset_path, const jam_overrides *ov, session_config *c,
+                         host_config *hc, GError **err)
+{
+    host_config h;
+    if (!preset_load(preset_path, c, &h, err)) return FALSE;
     if (ov) {
         if (ov->mode && !session_mode_parse(ov->mode, &c->mode)) {
             g_set_error(err, CN_ERROR, CN_ERR_ARG, "--mode: '%s' is not duet, accompany or solo",
@@ -15,10 +22,17 @@ gboolean jam_preset_load(const char *preset_path, const jam_overrides *ov, sessi
             return FALSE;
         }
         if (ov->seed >= 0) c->seed = (uint64_t)ov->seed;
-        if (ov->temperature > 0) c->sampling.temperature = (float)ov->temperature;
-        if (ov->no_audio) c->audio = false;
+        if (!isnan(ov->temperature)) c->sampling.temperature = (float)ov->temperature;
+        if (!isnan(ov->quantize_grid)) c->quantize_grid = ov->quantize_grid;
+        if (!isnan(ov->quantize_strength)) c->quantize_strength = ov->quantize_strength;
+        if (ov->duet_bars >= 0) c->duet_bars = ov->duet_bars;
+        if (ov->no_audio) h.audio = false;
+        if (ov->reconnect) h.reconnect = true;
+        if (ov->no_reconnect) h.reconnect = false;
     }
-    return session_config_check(c, err);
+    if (!session_config_check(c, err)) return FALSE;
+    if (hc) *hc = h;
+    return TRUE;
 }
 
 struct reload_box {

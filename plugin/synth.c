@@ -1,4 +1,4 @@
-/* synth.c — FluidSynth glue: SoundFont look-up, a driverless synth that the
+/* synth.c — FluidSynth glue: a driverless synth that the
  * caller pulls audio from, and the offline render to WAV. See synth.h for
  * the threading rules. */
 #include <errno.h>
@@ -14,46 +14,6 @@ struct synth {
     fluid_settings_t *settings;
     fluid_synth_t *fs;
 };
-
-/* ---------------------------------------------------------------------------
- * SoundFont look-up */
-
-static const char *const soundfont_paths[] = {
-    "/usr/share/sounds/sf2/FluidR3_GM.sf2", /* fluid-soundfont-gm (the one we test with) */
-    "/usr/share/sounds/sf2/default-GM.sf2", /* Debian's alternatives link */
-    "/usr/share/sounds/sf2/TimGM6mb.sf2",   /* timgm6mb-soundfont (small) */
-    "/usr/share/sounds/sf3/default-GM.sf3",
-    "/usr/share/sounds/sf3/MuseScore_General.sf3", /* musescore-general-soundfont */
-    "/usr/share/soundfonts/default.sf2",           /* other distributions */
-    "/usr/share/soundfonts/FluidR3_GM.sf2",
-};
-
-gchar *synth_find_soundfont(const char *option, GError **err)
-{
-    if (option) {
-        if (g_file_test(option, G_FILE_TEST_IS_REGULAR)) return g_strdup(option);
-        g_set_error(err, CN_ERROR, CN_ERR_SYNTH, "%s: no such SoundFont file", option);
-        return NULL;
-    }
-    const char *env = g_getenv(SYNTH_SOUNDFONT_ENV);
-    if (env && *env) {
-        if (g_file_test(env, G_FILE_TEST_IS_REGULAR)) return g_strdup(env);
-        g_set_error(err, CN_ERROR, CN_ERR_SYNTH, "%s: no such SoundFont file (from $%s)", env,
-                    SYNTH_SOUNDFONT_ENV);
-        return NULL;
-    }
-    for (size_t i = 0; i < G_N_ELEMENTS(soundfont_paths); i++)
-        /* a regular file, or a link that resolves to one (default-GM.sf2) */
-        if (g_file_test(soundfont_paths[i], G_FILE_TEST_IS_REGULAR))
-            return g_strdup(soundfont_paths[i]);
-    gchar *tried = g_strjoinv(", ", (gchar **)soundfont_paths);
-    g_set_error(err, CN_ERROR, CN_ERR_SYNTH,
-                "no SoundFont found (tried %s): install the Debian package fluid-soundfont-gm, "
-                "or pass --soundfont FILE or set $%s",
-                tried, SYNTH_SOUNDFONT_ENV);
-    g_free(tried);
-    return NULL;
-}
 
 /* ---------------------------------------------------------------------------
  * FluidSynth's log: it would print to stderr from inside its calls (the

@@ -1,8 +1,8 @@
-/* synth.h — the FluidSynth glue, offline and live: finding a SoundFont, a
- * synth with no audio driver of its own (we pull its audio), events in,
+/* synth.h — the FluidSynth glue, offline and live (a SoundFont is found by
+ * paths_find, plugin/paths.h): a synth with no audio driver of its own (we pull its audio), events in,
  * float audio out, and an offline render of an event list to a WAV file.
  *
- * Threads: synth_new / synth_free / synth_find_soundfont /
+ * Threads: synth_new / synth_free /
  * synth_render_events_to_wav are setup code (allocate, read files). The synth
  * is made with FluidSynth's thread-safe API off (no mutex per call), so
  * synth_event, synth_render and synth_all_off must all be called from ONE
@@ -18,25 +18,11 @@
 
 typedef struct synth synth;
 
-/* Environment variable naming a SoundFont (after --soundfont, before the
- * standard paths). */
-#define SYNTH_SOUNDFONT_ENV "CONTINUO_SOUNDFONT"
 /* Master gain (FluidSynth's synth.gain; its default 0.2 leaves a solo piano
  * near -40 dBFS RMS). */
 #define SYNTH_GAIN 0.5
 /* Seconds rendered after the last event by synth_render_events_to_wav. */
 #define SYNTH_WAV_TAIL 2.0
-
-/* Finds a SoundFont: `option` if given (it must exist), else
- * $CONTINUO_SOUNDFONT if set (it must exist), else the first existing of
- * Debian's /usr/share/sounds/sf2/FluidR3_GM.sf2 (package fluid-soundfont-gm),
- * /usr/share/sounds/sf2/default-GM.sf2, /usr/share/sounds/sf2/TimGM6mb.sf2
- * (timgm6mb-soundfont), /usr/share/sounds/sf3/default-GM.sf3,
- * /usr/share/sounds/sf3/MuseScore_General.sf3 (musescore-general-soundfont),
- * /usr/share/soundfonts/default.sf2, /usr/share/soundfonts/FluidR3_GM.sf2.
- * Returns a newly allocated path, or NULL with *err set (CN_ERR_SYNTH) to one
- * line naming the paths tried and the package to install. Not RT safe. */
-gchar *synth_find_soundfont(const char *option, GError **err);
 
 /* A synth at sample_rate (Hz) with the SoundFont at sf_path loaded (all its
  * samples in memory, so rendering never reads the disk), FluidSynth's log

@@ -29,6 +29,8 @@
 #include "midifile.h"
 #include "model_random.h"
 #include "error.h"
+#include "host_config.h"
+#include "paths.h"
 
 #define DT (128.0 / 48000.0) /* one JACK period at 48 kHz, 128 frames: 2.67 ms */
 #define HORIZON (2 * DT)
@@ -254,20 +256,20 @@ static void test_presets_parse(void **state)
     const session_mode modes[] = {SESSION_DUET, SESSION_ACCOMPANY, SESSION_SOLO, SESSION_DUET};
     for (int i = 0; i < 4; i++) {
         GError *err = NULL;
-        char *path = session_preset_find(names[i], &err);
+        char *path = paths_find_preset(names[i], &err);
         if (!path) fail_msg("%s", err->message);
         session_config c;
-        session_config_defaults(&c);
-        if (!session_config_load(&c, path, &err)) fail_msg("%s", err->message);
+        host_config h;
+        if (!preset_load(path, &c, &h, &err)) fail_msg("%s", err->message);
         assert_int_equal(c.mode, modes[i]);
         assert_int_equal(c.model_channel, 1); /* "model_channel = 2" counts from 1 */
         assert_true(c.lookahead > 0);
-        assert_int_equal(c.audio, i != 3);    /* daw: MIDI out only */
+        assert_int_equal(h.audio, i != 3);    /* daw: MIDI out only */
         assert_int_equal(c.cc_startstop, 24);
         g_free(path);
     }
     GError *err = NULL;
-    assert_null(session_preset_find("no-such-preset", &err));
+    assert_null(paths_find_preset("no-such-preset", &err));
     assert_non_null(strstr(err->message, "no-such-preset"));
     g_clear_error(&err);
 }
@@ -303,7 +305,10 @@ static void test_preset_errors(void **state)
     expect_preset_error("[sesion]\nmode = duet\n", "sesion");
     expect_preset_error("[session]\nmode = trio\n", "mode");
     expect_preset_error("[session]\nmodel_channel = 17\n", "model_channel");
-    expect_preset_error("[output]\naudio = maybe\n", "audio");
+    expect_preset_error("[sampling]\ntemperature = nan\n", "temperature");
+    expect_preset_error("[sampling]\ndensity = inf\n", "density");
+    expect_preset_error("[duet]\npause = -infinity\n", "pause");
+    expect_preset_error("[sampling]\ntemperature = 11\n", "temperature");
     expect_preset_error("[session]\nlookahead = -1\n", "lookahead");
     expect_preset_error("[cc]\ntemperature = 5\ndensity = 5\n", "CC");
     expect_preset_error("[session\nmode = duet\n", "");

@@ -16,6 +16,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include "error.h"
+#include "paths.h"
 #include "synth.h"
 
 #define RATE 44100
@@ -29,7 +30,7 @@
 static char *find_sf_or_skip(void)
 {
     GError *err = NULL;
-    char *sf = synth_find_soundfont(NULL, &err);
+    char *sf = paths_find_soundfont(NULL, &err);
     if (!sf) {
         print_message("skipped: %s\n", err->message);
         g_error_free(err);
@@ -107,36 +108,6 @@ static double rms(const float *x, size_t from, size_t to)
 static size_t sec(double t) { return (size_t)llround(t * RATE); }
 
 /* ---- tests ------------------------------------------------------------------ */
-
-static void test_find_errors(void **state)
-{
-    (void)state;
-    GError *err = NULL;
-    assert_null(synth_find_soundfont("/nonexistent/piano.sf2", &err));
-    check_one_line(err, CN_ERR_SYNTH, "/nonexistent/piano.sf2");
-    g_clear_error(&err);
-
-    gchar *saved = g_strdup(g_getenv(SYNTH_SOUNDFONT_ENV));
-    g_setenv(SYNTH_SOUNDFONT_ENV, "/nonexistent/env.sf2", TRUE);
-    assert_null(synth_find_soundfont(NULL, &err));
-    check_one_line(err, CN_ERR_SYNTH, "/nonexistent/env.sf2");
-    g_clear_error(&err);
-    /* an explicit option wins over the environment */
-    gchar *self = g_file_read_link("/proc/self/exe", NULL);
-    gchar *got = synth_find_soundfont(self, &err);
-    assert_string_equal(got, self);
-    g_free(got);
-    g_free(self);
-
-    g_unsetenv(SYNTH_SOUNDFONT_ENV);
-    got = synth_find_soundfont(NULL, &err);
-    if (got) assert_true(g_file_test(got, G_FILE_TEST_IS_REGULAR));
-    else check_one_line(err, CN_ERR_SYNTH, "fluid-soundfont-gm");
-    g_clear_error(&err);
-    g_free(got);
-    if (saved) g_setenv(SYNTH_SOUNDFONT_ENV, saved, TRUE);
-    g_free(saved);
-}
 
 static void test_bad_soundfont(void **state)
 {
@@ -265,7 +236,6 @@ static void test_live_api(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_find_errors),
         cmocka_unit_test(test_bad_soundfont),
         cmocka_unit_test(test_render_wav),
         cmocka_unit_test(test_live_api),

@@ -16,7 +16,7 @@
 
 typedef struct alsa_audio alsa_audio;
 
-/* sf_path: a SoundFont (synth_find_soundfont), loaded whole into memory (so
+/* sf_path: a SoundFont (paths_find_soundfont), loaded whole into memory (so
  * the file may disappear later without harm); driver: "alsa" or "jack";
  * pcm: the ALSA PCM device ("default"; ignored for jack). NULL + err
  * (CN_ERR_SYNTH), one line, if FluidSynth, the SoundFont or the audio

@@ -7,6 +7,7 @@
  * only), the session, then the pump (plugin/pump.c) until a signal or
  * --duration. Logs go to stderr with levels and timestamps (plugin/log.h);
  * the summary (name: value lines) to stdout. */
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "alsa_client.h"
 #include "alsa_jam.h"
 #include "error.h"
+#include "jam_opts.h"
 #include "jackd.h"
 #include "log.h"
 #include "model.h"
@@ -45,17 +47,14 @@ static const char *alsa_summary =
     "reloads the preset file (with this command line's overrides) without a gap.\n"
     "CONTINUO_LOG=error|warn|info|debug sets the log level (default info).\n"
     "\n"
+    JAM_FILES_HELP
+    "\n"
     "Exit status: 0 done, 1 runtime error (no ALSA sequencer, model, device), 2 bad usage.";
 
+/* The shared options (jam_opts.h) and the ALSA jam's own. */
 typedef struct {
-    char *preset, *model, *mode, *name, *record, *record_dir, *soundfont, *audio_device, *seq_device,
-        *audio_driver;
-    char **connect_in, **connect_out;
-    gboolean alsa, no_audio, no_health, verbose;
-    double duration, temperature, horizon_ms, rotate_minutes, keep_mb;
-    gint64 seed;
-    int keep_files;
-    char *preset_path; /* resolved */
+    jam_opts c;
+    char *audio_device, *seq_device, *audio_driver;
 } alsa_opts;
 
 bool jam_wants_alsa(int argc, char **argv)
@@ -67,13 +66,6 @@ bool jam_wants_alsa(int argc, char **argv)
     return false;
 }
 
-/* The preset file with the command line's overrides (setup and SIGHUP). */
-static gboolean load_preset(alsa_opts *o, session_config *cfg, GError **err)
-{
-    jam_overrides ov = {o->mode, o->seed, o->temperature, o->no_audio};
-    return jam_preset_load(o->preset_path, &ov, cfg, err);
-}
-
 /* Host callbacks: the synth hears the performer at once and the model on time. */
 typedef struct {
     alsa_audio *audio;
@@ -83,12 +75,12 @@ typedef struct {
 
 /* Audio for cfg (if it wants some and has none yet): a SoundFont missing at
  * start is looked for again at each SIGHUP. Logs a failure; never fatal. */
-static void audio_try(alsa_opts *o, audio_route *r, const session_config *cfg)
+static void audio_try(alsa_opts *o, audio_route *r, const host_config *hc)
 {
-    r->performer_audio = cfg->performer_audio;
-    if (!cfg->audio || r->audio) return;
+    r->performer_audio = hc->performer_audio;
+    if (!hc->audio || r->audio) return;
     GError *err = NULL;
-    char *sf = synth_find_soundfont(o->soundfont, &err);
+    char *sf = paths_find_soundfont(o->c.soundfont, &err);
     const char *drv = o->audio_driver ? o->audio_driver : jackd_running(NULL) ? "jack" : "alsa";
     if (sf) r->audio = alsa_audio_new(sf, drv, o->audio_device, 48000, &err);
     if (!r->audio) {
@@ -112,8 +104,9 @@ typedef struct {
 static gboolean reload_cb(void *arg, session_config *c, GError **err)
 {
     reload_ctx *rc = arg;
-    if (!load_preset(rc->o, c, err)) return FALSE;
-    audio_try(rc->o, rc->route, c);
+    host_config hc;
+    if (!jam_opts_load(&rc->o->c, c, &hc, err)) return FALSE;
+    audio_try(rc->o, rc->route, &hc);
     return TRUE;
 }
 
@@ -152,62 +145,50 @@ static void print_summary(const session_config *cfg, session *s, const pump_stat
     fflush(stdout);
 }
 
-int cmd_jam_alsa(int argc, char **argv)
+/* Parses the command line into o; 0 ok, else the exit status after a
+ * one-line error (2: usage, 1: no preset). */
+static int alsa_parse(int argc, char **argv, alsa_opts *o)
 {
-    alsa_opts o = {0};
-    o.seed = -1;
-    g_set_prgname("continuo jam");
-    o.horizon_ms = 50;
-    o.rotate_minutes = 60;
-    o.keep_files = 168;
-    o.keep_mb = 1024;
-    GOptionEntry entries[] = {
-        {"alsa", 0, 0, G_OPTION_ARG_NONE, &o.alsa, "use the ALSA sequencer (this mode)", NULL},
-        {"preset", 'p', 0, G_OPTION_ARG_STRING, &o.preset, "preset name (duet, accompany, solo, daw) or .ini file (default duet)", "NAME|FILE"},
-        {"model", 'm', 0, G_OPTION_ARG_FILENAME, &o.model, "model weights file (default: the shipped model)", "FILE"},
-        {"mode", 0, 0, G_OPTION_ARG_STRING, &o.mode, "override the preset's mode: duet, accompany or solo", "MODE"},
-        {"seed", 0, 0, G_OPTION_ARG_INT64, &o.seed, "sampling seed (default: the preset's)", "N"},
-        {"temperature", 't', 0, G_OPTION_ARG_DOUBLE, &o.temperature, "sampling temperature > 0 (default: the preset's)", "T"},
-        {"connect-in", 'i', 0, G_OPTION_ARG_STRING_ARRAY, &o.connect_in, "connect this port to midi_in (repeatable)", "CLIENT:PORT"},
-        {"connect-out", 'o', 0, G_OPTION_ARG_STRING_ARRAY, &o.connect_out, "connect midi_out to this port (repeatable)", "CLIENT:PORT"},
-        {"no-audio", 0, 0, G_OPTION_ARG_NONE, &o.no_audio, "MIDI only: no synth", NULL},
-        {"soundfont", 0, 0, G_OPTION_ARG_FILENAME, &o.soundfont, "SoundFont for the synth (default: found as soundfonts/README.md says)", "FILE"},
-        {"audio-driver", 0, 0, G_OPTION_ARG_STRING, &o.audio_driver, "FluidSynth's audio driver: alsa or jack (default: jack when a JACK server runs, else alsa)", "NAME"},
-        {"audio-device", 0, 0, G_OPTION_ARG_STRING, &o.audio_device, "ALSA PCM device for FluidSynth (default 'default')", "PCM"},
-        {"seq-device", 0, 0, G_OPTION_ARG_STRING, &o.seq_device, "ALSA sequencer device (default 'default')", "NAME"},
-        {"record", 'r', 0, G_OPTION_ARG_FILENAME, &o.record, "write the whole jam to this .mid on exit", "FILE.mid"},
-        {"record-dir", 0, 0, G_OPTION_ARG_FILENAME, &o.record_dir, "rotating recording: one .mid per period in DIR (the installation)", "DIR"},
-        {"rotate-minutes", 0, 0, G_OPTION_ARG_DOUBLE, &o.rotate_minutes, "length of one rotated file (60)", "MIN"},
-        {"keep-files", 0, 0, G_OPTION_ARG_INT, &o.keep_files, "most rotated files kept (168)", "N"},
-        {"keep-mb", 0, 0, G_OPTION_ARG_DOUBLE, &o.keep_mb, "most MiB of rotated files kept (1024)", "MIB"},
-        {"duration", 'd', 0, G_OPTION_ARG_DOUBLE, &o.duration, "stop after this many seconds (default: until SIGINT/SIGTERM)", "S"},
-        {"name", 'n', 0, G_OPTION_ARG_STRING, &o.name, "sequencer client name (default continuo)", "NAME"},
-        {"horizon", 0, 0, G_OPTION_ARG_DOUBLE, &o.horizon_ms, "ms of events queued on the sequencer ahead of time (50)", "MS"},
-        {"no-health", 0, 0, G_OPTION_ARG_NONE, &o.no_health, "no silence/loop responses", NULL},
-        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &o.verbose, "debug logging", NULL},
+    GOptionGroup *g = jam_opts_group(&o->c);
+    const GOptionEntry entries[] = {
+        {"audio-driver", 0, 0, G_OPTION_ARG_STRING, &o->audio_driver, "FluidSynth's audio driver: alsa or jack (default: jack when a JACK server runs, else alsa)", "NAME"},
+        {"audio-device", 0, 0, G_OPTION_ARG_STRING, &o->audio_device, "ALSA PCM device for FluidSynth (default 'default')", "PCM"},
+        {"seq-device", 0, 0, G_OPTION_ARG_STRING, &o->seq_device, "ALSA sequencer device (default 'default')", "NAME"},
         {NULL, 0, 0, 0, NULL, NULL, NULL}};
+    g_option_group_add_entries(g, entries);
     GOptionContext *ctx = g_option_context_new("--alsa - play live with a performer over the ALSA sequencer");
     g_option_context_set_summary(ctx, alsa_summary);
-    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_option_context_set_main_group(ctx, g);
     GError *err = NULL;
-    if (!g_option_context_parse(ctx, &argc, &argv, &err) || argc != 1) {
-        fprintf(stderr, "continuo jam: %s\n", err ? err->message : "unexpected arguments (see --alsa --help)");
-        g_clear_error(&err);
-        g_option_context_free(ctx);
-        return 2;
-    }
+    bool usage = true;
+    gboolean ok = g_option_context_parse(ctx, &argc, &argv, &err);
     g_option_context_free(ctx);
-    if (o.duration < 0 || o.temperature < 0 || !(o.horizon_ms > 0) || !(o.rotate_minutes > 0) ||
-        o.rotate_minutes > 600 || o.keep_files < 1 || !(o.keep_mb > 0)) {
-        fprintf(stderr, "continuo jam: --duration, --temperature, --horizon, --rotate-minutes "
-                        "(at most 600), --keep-files and --keep-mb must be positive\n");
-        return 2;
+    if (ok && argc != 1) {
+        g_set_error(&err, CN_ERROR, CN_ERR_ARG, "unexpected arguments (see --alsa --help)");
+        ok = FALSE;
     }
-    if (o.audio_driver && strcmp(o.audio_driver, "alsa") && strcmp(o.audio_driver, "jack")) {
-        fprintf(stderr, "continuo jam: --audio-driver: '%s' is not alsa or jack\n", o.audio_driver);
-        return 2;
+    if (ok && o->audio_driver && strcmp(o->audio_driver, "alsa") && strcmp(o->audio_driver, "jack")) {
+        g_set_error(&err, CN_ERROR, CN_ERR_ARG, "--audio-driver: '%s' is not alsa or jack", o->audio_driver);
+        ok = FALSE;
     }
-    if (o.verbose) log_set_level(CN_LOG_DEBUG);
+    if (isnan(o->c.horizon_ms)) o->c.horizon_ms = 50;
+    ok = ok && jam_opts_check(&o->c, &usage, &err);
+    if (ok) return 0;
+    fprintf(stderr, "continuo jam: %s\n", err ? err->message : "bad usage (see --alsa --help)");
+    g_clear_error(&err);
+    return usage ? 2 : 1;
+}
+
+int cmd_jam_alsa(int argc, char **argv)
+{
+    g_set_prgname("continuo jam");
+    alsa_opts o = {0};
+    int status = alsa_parse(argc, argv, &o);
+    if (status) {
+        jam_opts_free(&o.c);
+        return status;
+    }
+    if (o.c.verbose) log_set_level(CN_LOG_DEBUG);
 
     /* Signals are taken by the pump (sigtimedwait); block them before any
      * thread starts (FluidSynth's audio thread) so every thread inherits it. */
@@ -218,20 +199,21 @@ int cmd_jam_alsa(int argc, char **argv)
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-    int status = 1;
+    status = 1;
     session_config cfg;
+    host_config hcfg;
     alsa_host *h = NULL;
     model *m = NULL;
     session *s = NULL;
     pump *p = NULL;
     audio_route route = {0};
 
-    o.preset_path = paths_find_preset(o.preset ? o.preset : "duet", &err);
-    if (!o.preset_path || !load_preset(&o, &cfg, &err)) goto fail;
+    GError *err = NULL;
+    if (!jam_opts_load(&o.c, &cfg, &hcfg, &err)) goto fail;
 
     alsa_host_config hc;
     alsa_host_config_defaults(&hc);
-    if (o.name) hc.client_name = o.name;
+    if (o.c.name) hc.client_name = o.c.name;
     if (o.seq_device) hc.device = o.seq_device;
     hc.monitor = monitor_cb;
     hc.schedule = schedule_cb;
@@ -239,32 +221,32 @@ int cmd_jam_alsa(int argc, char **argv)
     h = alsa_host_new(&hc, &err);
     if (!h) goto fail;
 
-    char *path = paths_find_model(o.model, &err);
+    char *path = paths_find_model(o.c.model, &err);
     if (!path) goto fail;
     m = model_load(path, &err);
     g_free(path);
-    if (!m) goto fail;
+    if (!m || !model_set_device(m, o.c.device, &err)) goto fail;
 
-    audio_try(&o, &route, &cfg);
+    audio_try(&o, &route, &hcfg);
 
     pump_config pc;
     pump_config_defaults(&pc);
-    pc.horizon = o.horizon_ms / 1e3;
-    pc.duration = o.duration;
+    pc.horizon = o.c.horizon_ms / 1e3;
+    pc.duration = o.c.duration;
     pc.signals = true;
-    pc.use_health = !o.no_health;
+    pc.use_health = !o.c.no_health;
     health_config_defaults(&pc.health, &cfg);
-    pc.record = o.record;
+    pc.record = o.c.record;
     reload_ctx rctx = {&o, &route};
     pc.reload = reload_cb;
     pc.reload_arg = &rctx;
     rotate_config rc;
-    if (o.record_dir) {
+    if (o.c.record_dir) {
         rotate_config_defaults(&rc);
-        rc.dir = o.record_dir;
-        rc.file_seconds = o.rotate_minutes * 60;
-        rc.keep_files = o.keep_files;
-        rc.keep_bytes = (guint64)(o.keep_mb * 1024 * 1024);
+        rc.dir = o.c.record_dir;
+        rc.file_seconds = o.c.rotate_minutes * 60;
+        rc.keep_files = o.c.keep_files;
+        rc.keep_bytes = (guint64)(o.c.keep_mb * 1024 * 1024);
         pc.rotate = &rc;
     }
     /* One session_step must fit in half a pass (see worker.h). */
@@ -277,10 +259,10 @@ int cmd_jam_alsa(int argc, char **argv)
     p = pump_new(&pc, s, &ph, &err);
     if (!p) goto fail;
 
-    for (int i = 0; o.connect_in && o.connect_in[i]; i++)
-        if (!alsa_host_connect_in(h, o.connect_in[i], &err)) goto fail;
-    for (int i = 0; o.connect_out && o.connect_out[i]; i++)
-        if (!alsa_host_connect_out(h, o.connect_out[i], &err)) goto fail;
+    for (int i = 0; o.c.connect_in && o.c.connect_in[i]; i++)
+        if (!alsa_host_connect_in(h, o.c.connect_in[i], &err)) goto fail;
+    for (int i = 0; o.c.connect_out && o.c.connect_out[i]; i++)
+        if (!alsa_host_connect_out(h, o.c.connect_out[i], &err)) goto fail;
     log_info("%s mode over the ALSA sequencer, ports %s and %s%s; Ctrl-C to stop",
              session_mode_name(cfg.mode), alsa_host_port_name(h, false),
              alsa_host_port_name(h, true), route.audio ? ", audio through FluidSynth" : "");
@@ -309,6 +291,6 @@ done:
     alsa_host_free(h);
     if (m) model_free(m);
     g_free(route.soundfont);
-    g_free(o.preset_path);
+    jam_opts_free(&o.c);
     return status;
 }

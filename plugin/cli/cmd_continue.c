@@ -13,7 +13,9 @@
 #include "error.h"
 #include "midifile.h"
 #include "model.h"
+#include "cli_number.h"
 #include "paths.h"
+#include "settings.h"
 #include "sample.h"
 #include "synth.h"
 #include "token.h"
@@ -31,12 +33,15 @@ static const char *summary =
     "folded into note lengths) after a BOS token; if it is longer than 3/4 of the\n"
     "model's context only its end is kept. The cache slides when full, so any\n"
     "length can be generated. Sampling: temperature, then top-k, then top-p, then\n"
-    "min-p; masks keep the notes playable: keys 21..108, at most 12 at once, none\n"
-    "longer than 8 s, no note-off for a silent key.\n"
+    "min-p; masks keep the notes playable: keys 21..108, at most 10 at once, none\n"
+    "longer than 4 s, no note-off for a silent key (the presets' defaults).\n"
+    "Decimal options refuse NaN and infinities; --temperature, --top-p and --min-p\n"
+    "have the presets' ranges ([0, 10], (0, 1], [0, 1)).\n"
     "\n"
     "Model look-up: --model, else $CONTINUO_MODEL, else presets/" CONTINUO_DEFAULT_MODEL "\n"
-    "next to the program (build/bin/../../presets/), else\n"
-    "<prefix>/share/continuo/presets/" CONTINUO_DEFAULT_MODEL ".\n"
+    "of the tree the program runs from (build/bin/../../presets/, or\n"
+    "<its prefix>/share/continuo/presets/), else " CONTINUO_PREFIX "/share/continuo/presets/\n"
+    "(the order of plugin/paths.h).\n"
     "SoundFont for --wav: --soundfont, else $CONTINUO_SOUNDFONT, else Debian's\n"
     "/usr/share/sounds/sf2/FluidR3_GM.sf2 (package fluid-soundfont-gm) and other\n"
     "standard paths (see soundfonts/README.md). The WAV is 16-bit stereo 44.1 kHz\n"
@@ -56,17 +61,26 @@ typedef struct {
 
 static gboolean parse_options(int argc, char **argv, continue_opts *o, char **input, int *status)
 {
-    *o = (continue_opts){.seconds = 10.0, .temperature = 1.0, .top_p = 0.95, .min_p = 0.0,
-                         .top_k = 0, .channel = 0};
+    sampler_params sp;
+    sampler_params_defaults(&sp);
+    *o = (continue_opts){.seconds = 10.0, .temperature = sp.temperature, .top_p = sp.top_p,
+                         .min_p = sp.min_p, .top_k = sp.top_k, .channel = 0};
+    const cli_number numbers[] = {
+        {"seconds", 's', &o->seconds, -1, 0, 36000, true},
+        {"temperature", 't', &o->temperature, SET_TEMPERATURE, 0, 0, false},
+        {"top-p", 'p', &o->top_p, SET_TOP_P, 0, 0, false},
+        {"min-p", 0, &o->min_p, SET_MIN_P, 0, 0, false},
+        {NULL, 0, NULL, -1, 0, 0, false}};
+    const gpointer num = (gpointer)cli_number_cb;
     GOptionEntry entries[] = {
         {"output", 'o', 0, G_OPTION_ARG_FILENAME, &o->output, "MIDI file to write (required)", "OUT.mid"},
-        {"seconds", 's', 0, G_OPTION_ARG_DOUBLE, &o->seconds, "seconds of continuation (default 10)", "N"},
+        {"seconds", 's', 0, G_OPTION_ARG_CALLBACK, num, "seconds of continuation, at most 36000 (default 10)", "N"},
         {"model", 'm', 0, G_OPTION_ARG_FILENAME, &o->model, "weights file (default: see below)", "FILE"},
         {"device", 0, 0, G_OPTION_ARG_STRING, &o->device, "where the model runs: cpu (default) or cuda (the GPU decoder)", "DEV"},
-        {"temperature", 't', 0, G_OPTION_ARG_DOUBLE, &o->temperature, "softmax temperature (default 1; 0 = always the likeliest token)", "T"},
-        {"top-p", 'p', 0, G_OPTION_ARG_DOUBLE, &o->top_p, "nucleus: keep the likeliest tokens up to this mass (default 0.95; 1 = off)", "P"},
+        {"temperature", 't', 0, G_OPTION_ARG_CALLBACK, num, "softmax temperature in [0, 10] (default 1; 0 = always the likeliest token)", "T"},
+        {"top-p", 'p', 0, G_OPTION_ARG_CALLBACK, num, "nucleus: keep the likeliest tokens up to this mass (default 0.95; 1 = off)", "P"},
         {"top-k", 'k', 0, G_OPTION_ARG_INT, &o->top_k, "keep the K likeliest tokens (default 0 = off)", "K"},
-        {"min-p", 0, 0, G_OPTION_ARG_DOUBLE, &o->min_p, "drop tokens below M times the likeliest's probability (default 0 = off)", "M"},
+        {"min-p", 0, 0, G_OPTION_ARG_CALLBACK, num, "drop tokens below M times the likeliest's probability (default 0 = off)", "M"},
         {"seed", 0, 0, G_OPTION_ARG_STRING, &o->seed_text, "sampling seed, 0..2^64-1 (default: from the clock, printed)", "S"},
         {"channel", 'c', 0, G_OPTION_ARG_INT, &o->channel, "MIDI channel 1..16 of the model's notes (default: the first one the primer leaves free, not 10)", "C"},
         {"wav", 'w', 0, G_OPTION_ARG_FILENAME, &o->wav, "also render primer + continuation to this WAV with FluidSynth", "OUT.wav"},
@@ -77,7 +91,7 @@ static gboolean parse_options(int argc, char **argv, continue_opts *o, char **in
     GOptionContext *ctx = g_option_context_new("IN.mid -o OUT.mid");
     g_option_context_set_summary(ctx, "continuo continue: continue a MIDI file with the model");
     g_option_context_set_description(ctx, summary);
-    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_option_context_set_main_group(ctx, cli_number_group("continue", entries, numbers));
     GError *err = NULL;
     gboolean ok = g_option_context_parse(ctx, &argc, &argv, &err);
     g_option_context_free(ctx);
@@ -90,11 +104,7 @@ static gboolean parse_options(int argc, char **argv, continue_opts *o, char **in
     const char *bad = NULL;
     if (argc != 2) bad = argc < 2 ? "no input MIDI file given" : "more than one input file given";
     else if (!o->output) bad = "no output file: give -o OUT.mid";
-    else if (!(o->seconds > 0 && o->seconds <= 36000)) bad = "--seconds must be in (0, 36000]";
-    else if (!(o->temperature >= 0 && o->temperature <= 100)) bad = "--temperature must be in [0, 100]";
-    else if (!(o->top_p > 0 && o->top_p <= 1)) bad = "--top-p must be in (0, 1]";
     else if (o->top_k < 0) bad = "--top-k must be >= 0";
-    else if (!(o->min_p >= 0 && o->min_p < 1)) bad = "--min-p must be in [0, 1)";
     else if (o->channel != 0 && (o->channel < 1 || o->channel > 16)) bad = "--channel must be in 1..16";
     if (bad) {
         fprintf(stderr, "continuo continue: %s (see --help)\n", bad);
@@ -238,7 +248,7 @@ int cmd_continue(int argc, char **argv)
     /* Everything that can fail on the user's files, before any real work. */
     if (!check_writable(o.output, &err)) goto fail;
     if (o.wav && !check_writable(o.wav, &err)) goto fail;
-    if (o.wav && !(sf = synth_find_soundfont(o.soundfont, &err))) goto fail;
+    if (o.wav && !(sf = paths_find_soundfont(o.soundfont, &err))) goto fail;
     if (!(events = midifile_load(input, &err))) goto fail;
     if (!(model_path = paths_find_model(o.model, &err))) goto fail;
     if (!(m = model_load(model_path, &err))) goto fail;

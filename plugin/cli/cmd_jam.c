@@ -27,6 +27,8 @@
 #include "commands.h"
 #include "duties.h"
 #include "error.h"
+#include "jam_opts.h"
+#include "jam_stats.h"
 #include "jack_client.h"
 #include "jackd.h"
 #include "log.h"
@@ -39,76 +41,6 @@
 #include "wav_stream.h"
 #include "worker.h"
 
-static const char *jam_summary =
-    "Plays with a performer over JACK. Ports: midi_in (the performer's notes), midi_out\n"
-    "(the model's notes, on the preset's model_channel), out_L/out_R (piano audio from\n"
-    "FluidSynth: the model's notes, and the performer's unless the preset sets\n"
-    "[output] performer_audio = false).\n"
-    "\n"
-    "Connections: --connect-in/--connect-out/--audio-out as given, made before the model's\n"
-    "first note; without --audio-out the audio ports go to the first two physical playback\n"
-    "ports, if the server has any.\n"
-    "\n"
-    "Stopping: SIGINT, SIGTERM or the end of --duration end every sounding note\n"
-    "(note-offs on midi_out and in the synth), write --record, the last --record-dir file\n"
-    "and --wav, print a summary (name: value unit lines on stdout) and exit 0. CC 120 or\n"
-    "123 on midi_in is a panic: the model's notes end and, in duet, it waits for the\n"
-    "performer's next phrase. SIGHUP re-reads the preset file (with this command line's\n"
-    "overrides) and applies it between two generation steps, without a gap (logged);\n"
-    "[output] audio and performer_audio take effect at the next start, except that a\n"
-    "SoundFont missing so far is looked for again.\n"
-    "\n"
-    "If the JACK server shuts down during the jam, continuo ends its notes in the\n"
-    "recording. Then, without reconnect, it writes --record and --wav, prints 'continuo\n"
-    "jam: the JACK server ... shut down' with the server's reason and exits with status 1.\n"
-    "Reconnect is on with --reconnect, or when the preset sets [output] reconnect = true\n"
-    "(the solo preset does; --no-reconnect turns it off). The jam then logs a warning and\n"
-    "waits for a server of the same name to come back (it tries every 0.5 s; SIGINT and\n"
-    "SIGTERM still stop it), registers its ports again, makes the --connect-in,\n"
-    "--connect-out and --audio-out connections (retrying each second those whose other\n"
-    "port is not there yet), re-creates the synth if the sample rate changed, and carries\n"
-    "on with the same session and recording: times go on from where they were, plus the\n"
-    "time the server was away. The WAV holds only the time a server ran (and ends if the\n"
-    "sample rate changed).\n"
-    "\n"
-    "SoundFont: without one the default (duet) jam fails with an error; in solo mode or\n"
-    "with reconnect it plays MIDI only with a logged warning, and SIGHUP looks again.\n"
-    "\n"
-    "The installation: --record-dir DIR writes one .mid per --rotate-minutes (checkpointed\n"
-    "every minute, from a thread of its own), keeping at most --keep-files files and\n"
-    "--keep-mb MiB. The health watch (unless --no-health) raises density after a long\n"
-    "silence and temperature when the music loops; a model that turns non-finite for\n"
-    "good stops the jam with status 1, for the service manager to restart it.\n"
-    "Logs: stderr, with levels and timestamps; CONTINUO_LOG=error|warn|info|debug.\n"
-    "\n"
-    "Exit status: 0 done, 1 runtime error, broken model, or server gone without\n"
-    "reconnect, 2 bad usage.\n"
-    "\n"
-    "Tempo sync: --sync auto (the default) follows the JACK transport while a timebase\n"
-    "master gives bar/beat/tempo, else MIDI clock (0xF8 with 0xFA/0xFB/0xFC, 0xF2) arriving\n"
-    "on midi_in; transport or midi-clock follow only that; none ignores both (clock bytes\n"
-    "are dropped). A known tempo changes nothing by itself: --quantize GRID[:STRENGTH]\n"
-    "moves the model's onsets toward the beat grid (GRID in beats, 0.25 = sixteenths at a\n"
-    "quarter-note beat; STRENGTH 0..1, default 1 = exactly on the grid; note lengths kept),\n"
-    "and --bars N makes the duet turn on bar lines (the performer plays N bars, the model\n"
-    "answers the next N). Without a tempo both fall back to free time and the silence duet.\n"
-    "The preset's [tempo] group sets the same (grid, strength, duet_bars).\n"
-    "\n"
-    "With --alsa the jam runs over the ALSA sequencer instead of JACK (its own options:\n"
-    "continuo jam --alsa --help).";
-
-typedef struct {
-    char *preset, *model, *device, *mode, *server, *name, *record, *record_dir, *wav, *soundfont;
-    char **connect_in, **connect_out, **audio_out;
-    gboolean no_audio, start_server, verbose, no_auto_connect, alsa, reconnect, no_reconnect, no_health;
-    double duration, temperature, horizon_ms, rotate_minutes, keep_mb;
-    gint64 seed; /* -1: the preset's */
-    int keep_files;
-    char *sync, *quantize; /* tempo sync (issue 8): --sync, --quantize GRID[:STRENGTH] */
-    int bars;              /* --bars (-1: the preset's) */
-    double q_grid, q_strength; /* parsed --quantize (grid < 0: the preset's) */
-} jam_opts;
-
 /* A connection asked for on the command line: one of our ports and theirs. */
 typedef struct {
     const char *ours, *theirs;
@@ -116,9 +48,9 @@ typedef struct {
 
 /* Everything the jam holds; a reconnect replaces h and w and keeps the rest. */
 typedef struct {
-    jam_opts *o;
-    char *preset_path;
+    jack_opts *o;
     session_config cfg;  /* the preset as last (re)loaded, tokens_per_step fitted */
+    host_config hcfg;    /* its [output], with the command line's overrides */
     bool reconnect;      /* wait for a server when ours goes */
     bool soft_audio;     /* a missing SoundFont is a warning, not an error */
     bool host_audio;     /* the client has out_L/out_R */
@@ -182,37 +114,9 @@ static bool hup_taken(void)
 /* ----------------------------------------------------------------------------
  * Setup helpers */
 
-static gboolean load_preset(const jam *j, session_config *c, GError **err)
-{
-    const jam_opts *o = j->o;
-    jam_overrides ov = {o->mode, o->seed, o->temperature, o->no_audio};
-    if (!jam_preset_load(j->preset_path, &ov, c, err)) return FALSE;
-    if (o->q_grid >= 0) {
-        c->quantize_grid = o->q_grid;
-        c->quantize_strength = o->q_strength;
-    }
-    if (o->bars >= 0) c->duet_bars = o->bars;
-    return TRUE;
-}
-
-/* --quantize GRID[:STRENGTH] (beats, 0..1); FALSE if malformed. */
-static gboolean parse_quantize(const char *arg, double *grid, double *strength)
-{
-    char *end = NULL;
-    *grid = g_ascii_strtod(arg, &end);
-    *strength = 1.0;
-    if (end == arg || !(*grid >= 0 && *grid <= 64)) return FALSE;
-    if (*end == ':') {
-        const char *s = end + 1;
-        *strength = g_ascii_strtod(s, &end);
-        if (end == s || !(*strength >= 0 && *strength <= 1)) return FALSE;
-    }
-    return *end == '\0';
-}
-
 static void jam_policy(jam *j)
 {
-    j->reconnect = !j->o->no_reconnect && (j->o->reconnect || j->cfg.reconnect);
+    j->reconnect = j->hcfg.reconnect;
     j->soft_audio = j->reconnect || j->cfg.mode == SESSION_SOLO;
 }
 
@@ -221,9 +125,9 @@ static void jam_policy(jam *j)
  * an error unless soft (then logged: the jam goes on MIDI only). */
 static gboolean audio_try(jam *j, bool soft, GError **err)
 {
-    if (!j->cfg.audio || !j->host_audio || j->syn || !j->h) return TRUE;
+    if (!j->hcfg.audio || !j->host_audio || j->syn || !j->h) return TRUE;
     GError *e = NULL;
-    char *sf = synth_find_soundfont(j->o->soundfont, &e);
+    char *sf = paths_find_soundfont(j->o->c.soundfont, &e);
     if (sf) j->syn = synth_new(sf, (int)j->rate, &e);
     if (!j->syn) {
         g_free(sf);
@@ -248,9 +152,9 @@ static gboolean host_open(jam *j, bool quiet, GError **err)
 {
     jack_host_config hc;
     jack_host_config_defaults(&hc);
-    hc.client_name = j->o->name ? j->o->name : "continuo";
+    hc.client_name = j->o->c.name ? j->o->c.name : "continuo";
     hc.server_name = j->o->server;
-    hc.verbose = j->o->verbose;
+    hc.verbose = j->o->c.verbose;
     hc.audio = j->host_audio;
     hc.capture_audio = j->host_audio && j->o->wav != NULL;
     hc.quiet_open = quiet;
@@ -269,7 +173,7 @@ static gboolean host_open(jam *j, bool quiet, GError **err)
     } else if (j->syn) {
         synth_all_off(j->syn); /* voices left from before the server went */
     }
-    jack_host_set_synth(j->h, j->syn, j->cfg.performer_audio);
+    jack_host_set_synth(j->h, j->syn, j->hcfg.performer_audio);
     if (j->wav && j->wav_rate != j->rate) {
         log_warn("--wav: the new server runs at %u Hz, the file at %u Hz: the WAV ends here",
                  j->rate, j->wav_rate);
@@ -285,8 +189,8 @@ static gboolean worker_start(jam *j, GError **err)
 {
     worker_config wc;
     worker_config_defaults(&wc);
-    wc.horizon = j->o->horizon_ms / 1e3;
-    wc.verbose = j->o->verbose;
+    wc.horizon = isnan(j->o->c.horizon_ms) ? 0 : j->o->c.horizon_ms / 1e3; /* 0: one period */
+    wc.verbose = j->o->c.verbose;
     wc.duties = j->d;
     wc.held = true; /* until connect_all: a --connect-out port hears the first note */
     j->w = worker_new(j->h, j->s, &wc, err);
@@ -335,54 +239,6 @@ static void connect_retry(jam *j)
 }
 
 /* ----------------------------------------------------------------------------
- * Counters across reconnects */
-
-static void host_stats_add(jack_host_stats *a, const jack_host_stats *b)
-{
-    a->cycles += b->cycles;
-    a->events_in += b->events_in;
-    a->events_out += b->events_out;
-    a->late += b->late;
-    a->late_skipped += b->late_skipped;
-    if (b->late_max_frames > a->late_max_frames) a->late_max_frames = b->late_max_frames;
-    a->cycles_skipped += b->cycles_skipped;
-    a->frames_skipped += b->frames_skipped;
-    a->drops_in += b->drops_in;
-    a->drops_out += b->drops_out;
-    a->audio_drops += b->audio_drops;
-    a->xruns += b->xruns;
-    a->synth_events += b->synth_events;
-    a->sync_in += b->sync_in;
-    a->sync_drops += b->sync_drops;
-    if (b->sync_source) {
-        a->sync_source = b->sync_source;
-        a->sync_bpm = b->sync_bpm;
-    }
-    /* percentiles: the latest client's; the maximum over all */
-    a->cb_p50_us = b->cb_p50_us;
-    a->cb_p99_us = b->cb_p99_us;
-    if (b->cb_max_us > a->cb_max_us) a->cb_max_us = b->cb_max_us;
-}
-
-static void worker_stats_add(worker_stats *a, const worker_stats *b)
-{
-    a->passes += b->passes;
-    a->events_in += b->events_in;
-    a->events_out += b->events_out;
-    a->panics += b->panics;
-    if (b->step_max_ms > a->step_max_ms) a->step_max_ms = b->step_max_ms;
-    a->step_sum_ms += b->step_sum_ms;
-    if (b->answers) {
-        if (a->answers == 0 || b->answer_gap_min_s < a->answer_gap_min_s)
-            a->answer_gap_min_s = b->answer_gap_min_s;
-        if (b->answer_gap_max_s > a->answer_gap_max_s) a->answer_gap_max_s = b->answer_gap_max_s;
-        a->answer_gap_sum_s += b->answer_gap_sum_s;
-        a->answer_gap_last_s = b->answer_gap_last_s;
-        a->answers += b->answers;
-    }
-}
-
-/* ----------------------------------------------------------------------------
  * The jam */
 
 static void print_summary(jam *j, double seconds)
@@ -393,11 +249,11 @@ static void print_summary(jam *j, double seconds)
     session_get_stats(j->s, &ss);
     if (j->h) {
         jack_host_get_stats(j->h, &cur);
-        host_stats_add(&hs, &cur);
+        jam_host_stats_add(&hs, &cur);
     }
     if (j->w) {
         worker_get_stats(j->w, &wcur);
-        worker_stats_add(&ws, &wcur);
+        jam_worker_stats_add(&ws, &wcur);
     }
     double period_ms = j->rate ? 1e3 * j->period / j->rate : 0;
     printf("duration: %.1f s\n", seconds);
@@ -464,9 +320,10 @@ static void drain_audio(jam *j)
 static void jam_reload(jam *j)
 {
     session_config c;
+    host_config hc;
     GError *e = NULL;
-    log_info("SIGHUP: reading the preset %s again", j->preset_path);
-    if (!load_preset(j, &c, &e)) {
+    log_info("SIGHUP: reading the preset %s again", j->o->c.preset_path);
+    if (!jam_opts_load(&j->o->c, &c, &hc, &e)) {
         log_error("SIGHUP: %s; the jam goes on as it was", e->message);
         g_clear_error(&e);
         return;
@@ -474,6 +331,7 @@ static void jam_reload(jam *j)
     /* What was fitted to the server's period stays the ceiling. */
     if (c.tokens_per_step > j->cfg.tokens_per_step) c.tokens_per_step = j->cfg.tokens_per_step;
     j->cfg = c;
+    j->hcfg = hc;
     jam_policy(j);
     duties_post_reload(j->d, &c);
     if (j->h && !jack_host_dead(j->h)) audio_try(j, true, NULL);
@@ -484,23 +342,23 @@ enum { END_STOP, END_GONE, END_BROKEN };
 /* Runs while the client is up: signals, the clock, the server, the worker. */
 static int run_connected(jam *j, gint64 t0, gint64 *last_report)
 {
-    const jam_opts *o = j->o;
+    const jack_opts *o = j->o;
     for (;;) {
         int sig = stop_signals_wait(20);
         drain_audio(j);
         if (sig) return END_STOP;
         if (hup_taken()) jam_reload(j);
-        if (o->duration > 0 && g_get_monotonic_time() - t0 >= (gint64)(o->duration * 1e6))
+        if (o->c.duration > 0 && g_get_monotonic_time() - t0 >= (gint64)(o->c.duration * 1e6))
             return END_STOP;
         if (jack_host_dead(j->h)) return END_GONE;
         if (worker_broken(j->w)) return END_BROKEN;
         connect_retry(j);
         uint64_t skip_at, skip_len;
         while (jack_host_pop_skip(j->h, &skip_at, &skip_len))
-            if (o->verbose)
+            if (o->c.verbose)
                 fprintf(stderr, "continuo jam: xrun: the server skipped our cycles, frames %llu+%llu\n",
                         (unsigned long long)skip_at, (unsigned long long)skip_len);
-        if (o->verbose && g_get_monotonic_time() - *last_report >= 5000000) {
+        if (o->c.verbose && g_get_monotonic_time() - *last_report >= 5000000) {
             *last_report = g_get_monotonic_time();
             jack_host_stats hs;
             jack_host_get_stats(j->h, &hs);
@@ -536,8 +394,8 @@ static void host_close(jam *j)
     worker_stats ws;
     jack_host_get_stats(j->h, &hs);
     worker_get_stats(j->w, &ws);
-    host_stats_add(&j->hs_sum, &hs);
-    worker_stats_add(&j->ws_sum, &ws);
+    jam_host_stats_add(&j->hs_sum, &hs);
+    jam_worker_stats_add(&j->ws_sum, &ws);
     drain_audio(j);
     worker_free(j->w);
     j->w = NULL;
@@ -551,11 +409,11 @@ static void host_close(jam *j)
  * TRUE with a new client open (not activated), FALSE when stopped first. */
 static bool wait_for_server(jam *j, gint64 t0)
 {
-    const jam_opts *o = j->o;
+    const jack_opts *o = j->o;
     for (;;) {
         if (stop_signals_wait(500)) return false;
         if (hup_taken()) jam_reload(j);
-        if (o->duration > 0 && g_get_monotonic_time() - t0 >= (gint64)(o->duration * 1e6))
+        if (o->c.duration > 0 && g_get_monotonic_time() - t0 >= (gint64)(o->c.duration * 1e6))
             return false;
         GError *e = NULL;
         if (host_open(j, true, &e)) return true;
@@ -568,288 +426,257 @@ static bool wait_for_server(jam *j, gint64 t0)
     }
 }
 
+/* ----------------------------------------------------------------------------
+ * Start, run, end */
+
+/* The duties on the session's thread: health, the rotating recording. */
+static gboolean duties_open(jam *j, rotate_config *rc, GError **err)
+{
+    const jam_opts *o = &j->o->c;
+    duties_config dc;
+    duties_config_defaults(&dc, &j->cfg);
+    dc.use_health = !o->no_health;
+    if (o->record_dir) {
+        rotate_config_defaults(rc);
+        rc->dir = o->record_dir;
+        rc->file_seconds = o->rotate_minutes * 60;
+        rc->keep_files = o->keep_files;
+        rc->keep_bytes = (guint64)(o->keep_mb * 1024 * 1024);
+        dc.rotate = rc;
+    }
+    /* Without a rotating recorder nothing is handed off; with one, the
+     * session keeps every event only when a final .mid is wanted too. */
+    dc.keep_recording = o->record != NULL;
+    j->d = duties_new(&dc, err);
+    return j->d != NULL;
+}
+
+/* Preset, model, server, client, session, duties, worker, connections: up
+ * to the model's first note. */
+static gboolean jam_start(jam *j, GPid *jackd_pid, rotate_config *rc, GError **err)
+{
+    const jack_opts *o = j->o;
+    if (!jam_opts_load(&o->c, &j->cfg, &j->hcfg, err)) return FALSE;
+    jam_policy(j);
+    j->host_audio = j->hcfg.audio;
+    if (o->wav && !j->hcfg.audio) {
+        g_set_error(err, CN_ERROR, CN_ERR_ARG, "--wav needs audio (the preset or --no-audio turned it off)");
+        return FALSE;
+    }
+    char *mpath = paths_find_model(o->c.model, err);
+    if (!mpath) return FALSE;
+    j->m = model_load(mpath, err);
+    g_free(mpath);
+    if (!j->m || !model_set_device(j->m, o->c.device, err)) return FALSE;
+
+    if (!jackd_running(o->server)) {
+        if (!o->start_server) {
+            g_set_error(err, CN_ERROR, CN_ERR_JACK,
+                        "no JACK server '%s' is running (start one, or use --start-server)",
+                        jackd_server_name(o->server));
+            return FALSE;
+        }
+        if (!jackd_start(o->server, 48000, 128, 10.0, o->c.verbose, jackd_pid, err)) return FALSE;
+        if (o->c.verbose) fprintf(stderr, "continuo jam: started jackd '%s' (dummy backend)\n", jackd_server_name(o->server));
+    }
+
+    if (!host_open(j, false, err)) return FALSE;
+    if (o->wav) {
+        j->wav = wav_stream_open(o->wav, j->rate, 2, err);
+        if (!j->wav) return FALSE;
+        j->wav_rate = j->rate;
+        j->audio_buf = g_new(float, 2 * 4096);
+    }
+    /* One generation step must fit in a period (see worker.h). */
+    double ms_per_token = worker_fit_budget(&j->cfg, j->m, (double)j->period / j->rate);
+    log_debug("%.3f ms per token: at most %d tokens per step", ms_per_token, j->cfg.tokens_per_step);
+    j->s = session_new(&j->cfg, j->m, err);
+    if (!j->s || !duties_open(j, rc, err) || !worker_start(j, err)) return FALSE;
+    /* Lock what is mapped now (model, rings, synth samples) and what comes
+     * later, so neither thread takes a page fault mid-jam; best effort. */
+    if (mlockall(MCL_CURRENT | MCL_FUTURE) != 0 && o->c.verbose)
+        fprintf(stderr, "continuo jam: memory not locked (no privilege); running anyway\n");
+    if (!jack_host_activate(j->h, err)) return FALSE;
+
+    for (int i = 0; o->c.connect_in && o->c.connect_in[i]; i++)
+        g_array_append_val(j->links, ((jam_link){"midi_in", o->c.connect_in[i]}));
+    for (int i = 0; o->c.connect_out && o->c.connect_out[i]; i++)
+        g_array_append_val(j->links, ((jam_link){"midi_out", o->c.connect_out[i]}));
+    if (j->host_audio && o->audio_out && o->audio_out[0]) {
+        const char *l = o->audio_out[0], *r = o->audio_out[1] ? o->audio_out[1] : o->audio_out[0];
+        g_array_append_val(j->links, ((jam_link){"out_L", l}));
+        g_array_append_val(j->links, ((jam_link){"out_R", r}));
+    }
+    if (!connect_all(j, true, err)) return FALSE;
+    worker_go(j->w);
+    fprintf(stderr, "continuo jam: %s mode, ports %s %s%s%s; Ctrl-C to stop\n",
+            session_mode_name(j->cfg.mode), jack_host_port_name(j->h, "midi_in"),
+            jack_host_port_name(j->h, "midi_out"), j->host_audio ? " " : "",
+            j->host_audio ? jack_host_port_name(j->h, "out_L") : "");
+    if (j->reconnect) log_info("if the JACK server shuts down, the jam waits for it to come back");
+    return TRUE;
+}
+
+/* Signals, the clock, the server; reconnects while asked to. Returns the
+ * END_* reason (-1: a failure, in *err) and the session's end time so far. */
+static int jam_play(jam *j, gint64 t0, double *end_time, GError **err)
+{
+    gint64 last_report = t0;
+    for (;;) {
+        int end = run_connected(j, t0, &last_report);
+        if (end != END_GONE || !j->reconnect) return end;
+        /* The worker ends every note (in the recording only: no server). */
+        worker_stop(j->w);
+        double gone_at = host_end_time(j), rec_end = recording_end(j->s);
+        if (rec_end > gone_at) gone_at = rec_end;
+        *end_time = gone_at;
+        log_warn("the JACK server '%s' shut down: %s; notes ended at %.2f s; waiting for it to come back",
+                 jackd_server_name(j->o->server), jack_host_dead_reason(j->h), gone_at);
+        host_close(j);
+        gint64 away_since = g_get_monotonic_time();
+        if (!wait_for_server(j, t0)) return end; /* stopped while waiting: j->h is NULL */
+        /* The session's clock goes on from where it was, plus the time away. */
+        double offset = gone_at + (g_get_monotonic_time() - away_since) / 1e6;
+        jack_host_set_time_offset(j->h, offset);
+        int was = j->cfg.tokens_per_step;
+        worker_fit_budget(&j->cfg, j->m, (double)j->period / j->rate);
+        if (j->cfg.tokens_per_step < was && !session_apply_config(j->s, &j->cfg, offset, err)) return -1;
+        if (!worker_start(j, err) || !jack_host_activate(j->h, err)) return -1;
+        connect_all(j, false, NULL);
+        worker_go(j->w);
+        j->reconnects++;
+        log_info("reconnected to the JACK server '%s' (%u Hz, %u frames per period); the session "
+                 "goes on at %.2f s", jackd_server_name(j->o->server), j->rate, j->period, offset);
+    }
+}
+
+/* End every note: the worker panics and hands the note-offs over (only to
+ * the recording when the server is gone); the RT thread plays them and the
+ * synth rings out briefly for the WAV. Returns the session's end time. */
+static double jam_end_notes(jam *j, int end, double end_time)
+{
+    if (!j->h) return end_time;
+    worker_stop(j->w);
+    if (end != END_GONE && jack_host_started(j->h)) {
+        /* Every note the model started ends on midi_out: the client stays
+         * active until a cycle that began after the hand-over has written
+         * the last note-off (and one more ran), whatever the period;
+         * bounded, as a dying server stops the cycles (2 s: an xrun storm
+         * on a loaded machine can stall them for over half a second, and a
+         * note-off lost there is a hanging note in the DAW). */
+        uint64_t since = jack_host_cycles(j->h);
+        jack_host_synth_all_off(j->h); /* the performer's notes too */
+        double period_s = (double)j->period / j->rate;
+        gint64 deadline = g_get_monotonic_time() + (gint64)((2.0 + 4 * period_s) * 1e6);
+        while (!jack_host_output_written(j->h, since) && !jack_host_dead(j->h) &&
+               g_get_monotonic_time() < deadline) {
+            g_usleep(2000);
+            drain_audio(j);
+        }
+        if (!jack_host_output_written(j->h, since) && !jack_host_dead(j->h))
+            log_warn("the last note-offs were not written to midi_out within %.0f ms "
+                     "(%zu events left)", 1e3 * (2.0 + 4 * period_s), jack_host_output_pending(j->h));
+        gint64 tail = g_get_monotonic_time() + (j->syn ? 300000 : 0);
+        while (g_get_monotonic_time() < tail && !jack_host_dead(j->h)) {
+            g_usleep(10000);
+            drain_audio(j);
+        }
+    }
+    end_time = host_end_time(j);
+    jack_host_deactivate(j->h);
+    drain_audio(j);
+    return end_time;
+}
+
+/* The recordings, the WAV, the summary; returns the exit status. */
+static int jam_finish(jam *j, int end, double end_time, gint64 t0)
+{
+    const jack_opts *o = j->o;
+    int status = end == END_BROKEN ? 1 : 0;
+    GError *rerr = NULL;
+    if (!duties_finish(j->d, j->s, end_time, &rerr)) {
+        log_error("%s", rerr->message);
+        g_clear_error(&rerr);
+        status = 1;
+    }
+    if (o->c.record && !session_save_recording(j->s, o->c.record, end_time, &rerr)) {
+        fprintf(stderr, "continuo jam: %s\n", rerr->message);
+        g_clear_error(&rerr);
+        status = 1;
+    }
+    if (j->wav) {
+        if (!j->werr) wav_stream_close(j->wav, &j->werr);
+        else wav_stream_close(j->wav, NULL);
+        j->wav = NULL;
+    }
+    if (j->werr) {
+        fprintf(stderr, "continuo jam: %s\n", j->werr->message);
+        g_clear_error(&j->werr);
+        status = 1;
+    }
+    print_summary(j, (g_get_monotonic_time() - t0) / 1e6);
+    if (end == END_GONE && !j->reconnect) {
+        const char *rec = o->c.record;
+        fprintf(stderr, "continuo jam: the JACK server '%s' shut down: %s; %s%s%sexiting (continuo does not reconnect without --reconnect)\n",
+                jackd_server_name(o->server), jack_host_dead_reason(j->h),
+                rec ? "the recording is in " : "", rec ? rec : "", rec ? "; " : "");
+        status = 1;
+    }
+    if (end == END_BROKEN) log_error("the model broke for good: exiting with status 1");
+    return status;
+}
+
+static void jam_free(jam *j)
+{
+    if (j->w) worker_free(j->w);
+    if (j->h) jack_host_free(j->h); /* before the synth its callback renders */
+    if (j->wav) wav_stream_close(j->wav, NULL);
+    g_clear_error(&j->werr);
+    g_free(j->audio_buf);
+    if (j->syn) synth_free(j->syn);
+    duties_free(j->d);
+    session_free(j->s);
+    if (j->m) model_free(j->m);
+    g_array_free(j->links, TRUE);
+    g_array_free(j->retry, TRUE);
+}
+
 int cmd_jam(int argc, char **argv)
 {
     if (jam_wants_alsa(argc, argv)) return cmd_jam_alsa(argc, argv); /* plugin/cli/alsa_jam.c */
-    jam_opts o = {.seed = -1, .rotate_minutes = 60, .keep_files = 168, .keep_mb = 1024, .bars = -1,
-                  .q_grid = -1};
     g_set_prgname("continuo jam");
-    GOptionEntry entries[] = {
-        {"preset", 'p', 0, G_OPTION_ARG_STRING, &o.preset, "preset name (duet, accompany, solo, daw) or .ini file (default duet)", "NAME|FILE"},
-        {"model", 'm', 0, G_OPTION_ARG_FILENAME, &o.model, "model weights file (default: the shipped model)", "FILE"},
-        {"device", 0, 0, G_OPTION_ARG_STRING, &o.device, "where the model runs: cpu (default) or cuda (the GPU decoder)", "DEV"},
-        {"mode", 0, 0, G_OPTION_ARG_STRING, &o.mode, "override the preset's mode: duet, accompany or solo", "MODE"},
-        {"seed", 0, 0, G_OPTION_ARG_INT64, &o.seed, "sampling seed >= 0 (default: the preset's)", "N"},
-        {"temperature", 't', 0, G_OPTION_ARG_DOUBLE, &o.temperature, "sampling temperature > 0 (default: the preset's)", "T"},
-        {"connect-in", 'i', 0, G_OPTION_ARG_STRING_ARRAY, &o.connect_in, "connect this MIDI output port to midi_in (repeatable)", "PORT"},
-        {"connect-out", 'o', 0, G_OPTION_ARG_STRING_ARRAY, &o.connect_out, "connect midi_out to this MIDI input port (repeatable)", "PORT"},
-        {"audio-out", 'a', 0, G_OPTION_ARG_STRING_ARRAY, &o.audio_out, "connect out_L, then out_R, to these audio ports (repeatable; given once, both go there)", "PORT"},
-        {"no-auto-connect", 0, 0, G_OPTION_ARG_NONE, &o.no_auto_connect, "leave the audio ports unconnected unless --audio-out", NULL},
-        {"no-audio", 0, 0, G_OPTION_ARG_NONE, &o.no_audio, "MIDI only: no synth, no out_L/out_R", NULL},
-        {"soundfont", 0, 0, G_OPTION_ARG_FILENAME, &o.soundfont, "SoundFont for the synth (default: found as soundfonts/README.md says)", "FILE"},
-        {"record", 'r', 0, G_OPTION_ARG_FILENAME, &o.record, "write the jam (performer and model, one track per channel) to this .mid on exit", "FILE.mid"},
-        {"record-dir", 0, 0, G_OPTION_ARG_FILENAME, &o.record_dir, "rotating recording: one .mid per --rotate-minutes in DIR (the installation)", "DIR"},
-        {"rotate-minutes", 0, 0, G_OPTION_ARG_DOUBLE, &o.rotate_minutes, "length of one rotated file (60)", "MIN"},
-        {"keep-files", 0, 0, G_OPTION_ARG_INT, &o.keep_files, "most rotated files kept (168)", "N"},
-        {"keep-mb", 0, 0, G_OPTION_ARG_DOUBLE, &o.keep_mb, "most MiB of rotated files kept (1024)", "MIB"},
-        {"no-health", 0, 0, G_OPTION_ARG_NONE, &o.no_health, "no silence/loop responses", NULL},
-        {"wav", 'w', 0, G_OPTION_ARG_FILENAME, &o.wav, "write out_L/out_R to this 16-bit WAV as the jam goes", "FILE.wav"},
-        {"duration", 'd', 0, G_OPTION_ARG_DOUBLE, &o.duration, "stop after this many seconds (default: until SIGINT/SIGTERM)", "S"},
-        {"start-server", 0, 0, G_OPTION_ARG_NONE, &o.start_server, "if no JACK server runs, start `jackd -d dummy -r 48000 -p 128` (stopped on exit)", NULL},
-        {"reconnect", 0, 0, G_OPTION_ARG_NONE, &o.reconnect, "when the JACK server shuts down, wait for it to come back and carry on (default: the preset's [output] reconnect; else exit 1)", NULL},
-        {"no-reconnect", 0, 0, G_OPTION_ARG_NONE, &o.no_reconnect, "when the JACK server shuts down, exit 1 even if the preset says reconnect", NULL},
-        {"server", 0, 0, G_OPTION_ARG_STRING, &o.server, "JACK server name (default: $JACK_DEFAULT_SERVER or 'default')", "NAME"},
-        {"name", 'n', 0, G_OPTION_ARG_STRING, &o.name, "JACK client name (default continuo)", "NAME"},
-        {"horizon", 0, 0, G_OPTION_ARG_DOUBLE, &o.horizon_ms, "ms of due events handed to the audio thread ahead of the next cycle (default: one period)", "MS"},
-        {"alsa", 0, 0, G_OPTION_ARG_NONE, &o.alsa, "play over the ALSA sequencer instead of JACK (continuo jam --alsa --help lists its options)", NULL},
-        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &o.verbose, "report counters every 5 s, debug logging and JACK's messages on stderr", NULL},
-        {"sync", 0, 0, G_OPTION_ARG_STRING, &o.sync, "follow a tempo: auto (default: JACK transport with BBT, else MIDI clock on midi_in), transport, midi-clock or none", "MODE"},
-        {"quantize", 0, 0, G_OPTION_ARG_STRING, &o.quantize, "move the model's onsets toward the beat grid: GRID in beats (0.25 = sixteenths; 0 = off), STRENGTH 0..1 (default 1); needs a tempo (default: the preset's [tempo])", "GRID[:STRENGTH]"},
-        {"bars", 0, 0, G_OPTION_ARG_INT, &o.bars, "duet in bars when a tempo is known: the performer plays N bars, the model answers N (0: the silence duet; default: the preset's [tempo] duet_bars, 0)", "N"},
-        {NULL, 0, 0, 0, NULL, NULL, NULL}};
-    GOptionContext *ctx = g_option_context_new("- play live with a performer over JACK");
-    g_option_context_set_summary(ctx, jam_summary);
-    g_option_context_add_main_entries(ctx, entries, NULL);
-    GError *err = NULL;
-    if (!g_option_context_parse(ctx, &argc, &argv, &err) || argc != 1) {
-        fprintf(stderr, "continuo jam: %s\n", err ? err->message : "unexpected arguments (see --help)");
-        g_clear_error(&err);
-        g_option_context_free(ctx);
-        return 2;
+    jack_opts o = {0};
+    int status = jam_parse_jack(argc, argv, &o);
+    if (status) {
+        jam_opts_free(&o.c);
+        return status;
     }
-    g_option_context_free(ctx);
-    if (o.duration < 0 || o.temperature < 0 || o.horizon_ms < 0 || o.seed < -1 ||
-        !(o.rotate_minutes > 0) || o.rotate_minutes > 600 || o.keep_files < 1 || !(o.keep_mb > 0)) {
-        fprintf(stderr, "continuo jam: --duration, --temperature, --horizon, --seed, --rotate-minutes "
-                        "(at most 600), --keep-files and --keep-mb must be positive\n");
-        return 2;
-    }
-    if (o.sync && strcmp(o.sync, "auto") && strcmp(o.sync, "transport") &&
-        strcmp(o.sync, "midi-clock") && strcmp(o.sync, "none")) {
-        fprintf(stderr, "continuo jam: --sync '%s': use auto, transport, midi-clock or none\n", o.sync);
-        return 2;
-    }
-    if (o.quantize && !parse_quantize(o.quantize, &o.q_grid, &o.q_strength)) {
-        fprintf(stderr, "continuo jam: --quantize '%s': want GRID[:STRENGTH], GRID in [0, 64] "
-                        "beats, STRENGTH in [0, 1]\n", o.quantize);
-        return 2;
-    }
-    if (o.bars < -1 || o.bars > 64) {
-        fprintf(stderr, "continuo jam: --bars must be in 0..64\n");
-        return 2;
-    }
-    if (o.reconnect && o.no_reconnect) {
-        fprintf(stderr, "continuo jam: --reconnect and --no-reconnect contradict each other\n");
-        return 2;
-    }
-    if (o.verbose) log_set_level(CN_LOG_DEBUG);
+    if (o.c.verbose) log_set_level(CN_LOG_DEBUG);
 
     /* Before any thread starts (see stop_signals.h). */
     stop_signals_init();
     hup_init();
 
-    int status = 1;
     jam j = {0};
     j.o = &o;
     j.links = g_array_new(FALSE, FALSE, sizeof(jam_link));
     j.retry = g_array_new(FALSE, FALSE, sizeof(jam_link));
     GPid jackd_pid = 0;
     rotate_config rc;
-
-    j.preset_path = paths_find_preset(o.preset ? o.preset : "duet", &err);
-    if (!j.preset_path || !load_preset(&j, &j.cfg, &err)) goto fail;
-    jam_policy(&j);
-    j.host_audio = j.cfg.audio;
-    if (o.wav && !j.cfg.audio) {
-        g_set_error(&err, CN_ERROR, CN_ERR_ARG, "--wav needs audio (the preset or --no-audio turned it off)");
-        goto fail;
+    GError *err = NULL;
+    if (jam_start(&j, &jackd_pid, &rc, &err)) {
+        gint64 t0 = g_get_monotonic_time();
+        double end_time = 0;
+        int end = jam_play(&j, t0, &end_time, &err);
+        if (end >= 0) status = jam_finish(&j, end, jam_end_notes(&j, end, end_time), t0);
     }
-    char *mpath = paths_find_model(o.model, &err);
-    if (!mpath) goto fail;
-    j.m = model_load(mpath, &err);
-    g_free(mpath);
-    if (!j.m || !model_set_device(j.m, o.device, &err)) goto fail;
-
-    if (!jackd_running(o.server)) {
-        if (!o.start_server) {
-            g_set_error(&err, CN_ERROR, CN_ERR_JACK,
-                        "no JACK server '%s' is running (start one, or use --start-server)",
-                        jackd_server_name(o.server));
-            goto fail;
-        }
-        if (!jackd_start(o.server, 48000, 128, 10.0, o.verbose, &jackd_pid, &err)) goto fail;
-        if (o.verbose) fprintf(stderr, "continuo jam: started jackd '%s' (dummy backend)\n", jackd_server_name(o.server));
-    }
-
-    if (!host_open(&j, false, &err)) goto fail;
-    if (o.wav) {
-        j.wav = wav_stream_open(o.wav, j.rate, 2, &err);
-        if (!j.wav) goto fail;
-        j.wav_rate = j.rate;
-        j.audio_buf = g_new(float, 2 * 4096);
-    }
-    /* One generation step must fit in a period (see worker.h). */
-    double ms_per_token = worker_fit_budget(&j.cfg, j.m, (double)j.period / j.rate);
-    log_debug("%.3f ms per token: at most %d tokens per step", ms_per_token, j.cfg.tokens_per_step);
-    j.s = session_new(&j.cfg, j.m, &err);
-    if (!j.s) goto fail;
-
-    duties_config dc;
-    duties_config_defaults(&dc, &j.cfg);
-    dc.use_health = !o.no_health;
-    if (o.record_dir) {
-        rotate_config_defaults(&rc);
-        rc.dir = o.record_dir;
-        rc.file_seconds = o.rotate_minutes * 60;
-        rc.keep_files = o.keep_files;
-        rc.keep_bytes = (guint64)(o.keep_mb * 1024 * 1024);
-        dc.rotate = &rc;
-    }
-    /* Without a rotating recorder nothing is handed off; with one, the
-     * session keeps every event only when a final .mid is wanted too. */
-    dc.keep_recording = o.record != NULL;
-    j.d = duties_new(&dc, &err);
-    if (!j.d) goto fail;
-
-    if (!worker_start(&j, &err)) goto fail;
-    /* Lock what is mapped now (model, rings, synth samples) and what comes
-     * later, so neither thread takes a page fault mid-jam; best effort. */
-    if (mlockall(MCL_CURRENT | MCL_FUTURE) != 0 && o.verbose)
-        fprintf(stderr, "continuo jam: memory not locked (no privilege); running anyway\n");
-    if (!jack_host_activate(j.h, &err)) goto fail;
-
-    for (int i = 0; o.connect_in && o.connect_in[i]; i++)
-        g_array_append_val(j.links, ((jam_link){"midi_in", o.connect_in[i]}));
-    for (int i = 0; o.connect_out && o.connect_out[i]; i++)
-        g_array_append_val(j.links, ((jam_link){"midi_out", o.connect_out[i]}));
-    if (j.host_audio && o.audio_out && o.audio_out[0]) {
-        const char *l = o.audio_out[0], *r = o.audio_out[1] ? o.audio_out[1] : o.audio_out[0];
-        g_array_append_val(j.links, ((jam_link){"out_L", l}));
-        g_array_append_val(j.links, ((jam_link){"out_R", r}));
-    }
-    if (!connect_all(&j, true, &err)) goto fail;
-    worker_go(j.w);
-    fprintf(stderr, "continuo jam: %s mode, ports %s %s%s%s; Ctrl-C to stop\n",
-            session_mode_name(j.cfg.mode), jack_host_port_name(j.h, "midi_in"),
-            jack_host_port_name(j.h, "midi_out"), j.host_audio ? " " : "",
-            j.host_audio ? jack_host_port_name(j.h, "out_L") : "");
-    if (j.reconnect) log_info("if the JACK server shuts down, the jam waits for it to come back");
-
-    /* Wait: signals, the clock, the server; reconnect while asked to. */
-    gint64 t0 = g_get_monotonic_time(), last_report = t0;
-    int end;
-    double end_time = 0;
-    for (;;) {
-        end = run_connected(&j, t0, &last_report);
-        if (end != END_GONE || !j.reconnect) break;
-        /* The worker ends every note (in the recording only: no server). */
-        worker_stop(j.w);
-        double gone_at = host_end_time(&j), rec_end = recording_end(j.s);
-        if (rec_end > gone_at) gone_at = rec_end;
-        end_time = gone_at;
-        log_warn("the JACK server '%s' shut down: %s; notes ended at %.2f s; waiting for it to come back",
-                 jackd_server_name(o.server), jack_host_dead_reason(j.h), gone_at);
-        host_close(&j);
-        gint64 away_since = g_get_monotonic_time();
-        if (!wait_for_server(&j, t0)) break; /* stopped while waiting: j.h is NULL */
-        /* The session's clock goes on from where it was, plus the time away. */
-        double offset = gone_at + (g_get_monotonic_time() - away_since) / 1e6;
-        jack_host_set_time_offset(j.h, offset);
-        int was = j.cfg.tokens_per_step;
-        worker_fit_budget(&j.cfg, j.m, (double)j.period / j.rate);
-        if (j.cfg.tokens_per_step < was && !session_apply_config(j.s, &j.cfg, offset, &err)) goto fail;
-        if (!worker_start(&j, &err) || !jack_host_activate(j.h, &err)) goto fail;
-        connect_all(&j, false, NULL);
-        worker_go(j.w);
-        j.reconnects++;
-        log_info("reconnected to the JACK server '%s' (%u Hz, %u frames per period); the session "
-                 "goes on at %.2f s", jackd_server_name(o.server), j.rate, j.period, offset);
-    }
-
-    /* End every note: the worker panics and hands the note-offs over (only
-     * to the recording when the server is gone); let the RT thread play them
-     * and the synth ring out briefly for the WAV. */
-    if (j.h) {
-        worker_stop(j.w);
-        if (end != END_GONE && jack_host_started(j.h)) {
-            /* Every note the model started ends on midi_out: the client stays
-             * active until a cycle that began after the hand-over has written
-             * the last note-off (and one more ran), whatever the period;
-             * bounded, as a dying server stops the cycles (2 s: an xrun storm
-             * on a loaded machine can stall them for over half a second, and a
-             * note-off lost there is a hanging note in the DAW). */
-            uint64_t since = jack_host_cycles(j.h);
-            jack_host_synth_all_off(j.h); /* the performer's notes too */
-            double period_s = (double)j.period / j.rate;
-            gint64 deadline = g_get_monotonic_time() + (gint64)((2.0 + 4 * period_s) * 1e6);
-            while (!jack_host_output_written(j.h, since) && !jack_host_dead(j.h) &&
-                   g_get_monotonic_time() < deadline) {
-                g_usleep(2000);
-                drain_audio(&j);
-            }
-            if (!jack_host_output_written(j.h, since) && !jack_host_dead(j.h))
-                log_warn("the last note-offs were not written to midi_out within %.0f ms "
-                         "(%zu events left)", 1e3 * (2.0 + 4 * period_s), jack_host_output_pending(j.h));
-            gint64 tail = g_get_monotonic_time() + (j.syn ? 300000 : 0);
-            while (g_get_monotonic_time() < tail && !jack_host_dead(j.h)) {
-                g_usleep(10000);
-                drain_audio(&j);
-            }
-        }
-        end_time = host_end_time(&j);
-        jack_host_deactivate(j.h);
-        drain_audio(&j);
-    }
-
-    status = end == END_BROKEN ? 1 : 0;
-    GError *rerr = NULL;
-    if (!duties_finish(j.d, j.s, end_time, &rerr)) {
-        log_error("%s", rerr->message);
-        g_clear_error(&rerr);
+    if (err) {
+        fprintf(stderr, "continuo jam: %s\n", err->message);
+        g_clear_error(&err);
         status = 1;
     }
-    if (o.record && !session_save_recording(j.s, o.record, end_time, &rerr)) {
-        fprintf(stderr, "continuo jam: %s\n", rerr->message);
-        g_clear_error(&rerr);
-        status = 1;
-    }
-    if (j.wav) {
-        if (!j.werr) wav_stream_close(j.wav, &j.werr);
-        else wav_stream_close(j.wav, NULL);
-        j.wav = NULL;
-    }
-    if (j.werr) {
-        fprintf(stderr, "continuo jam: %s\n", j.werr->message);
-        g_clear_error(&j.werr);
-        status = 1;
-    }
-    print_summary(&j, (g_get_monotonic_time() - t0) / 1e6);
-    if (end == END_GONE && !j.reconnect) {
-        fprintf(stderr, "continuo jam: the JACK server '%s' shut down: %s; %s%s%sexiting (continuo does not reconnect without --reconnect)\n",
-                jackd_server_name(o.server), jack_host_dead_reason(j.h),
-                o.record ? "the recording is in " : "", o.record ? o.record : "", o.record ? "; " : "");
-        status = 1;
-    }
-    if (end == END_BROKEN) log_error("the model broke for good: exiting with status 1");
-    goto done;
-
-fail:
-    fprintf(stderr, "continuo jam: %s\n", err ? err->message : "failed");
-    g_clear_error(&err);
-    status = 1;
-done:
-    if (j.w) worker_free(j.w);
-    if (j.h) jack_host_free(j.h); /* before the synth its callback renders */
-    if (j.wav) wav_stream_close(j.wav, NULL);
-    g_clear_error(&j.werr);
-    g_free(j.audio_buf);
-    if (j.syn) synth_free(j.syn);
-    duties_free(j.d);
-    session_free(j.s);
-    if (j.m) model_free(j.m);
+    jam_free(&j);
     if (jackd_pid) jackd_stop(jackd_pid);
-    g_free(j.preset_path);
-    g_array_free(j.links, TRUE);
-    g_array_free(j.retry, TRUE);
+    jam_opts_free(&o.c);
     return status;
 }

@@ -176,14 +176,11 @@ typedef struct lv2_plugin {
 } lv2_plugin;
 
 /* lv2_state.c */
-/* The model file: `option` if given, else $CONTINUO_MODEL, else the bundle's
- * own continuo.bin, else the installed share/continuo/presets of the prefix
- * the bundle sits in ($PREFIX/lib/lv2/continuo.lv2), else the repository's
- * presets/ when the bundle is build/lib/lv2/continuo.lv2, else the
- * compile-time prefix (plugin/paths.c). Not RT safe. */
+/* The model file and a preset (name or path), by paths_find with this
+ * bundle (plugin/paths.h: option, $CONTINUO_MODEL / $CONTINUO_PRESETS, the
+ * bundle, the tree it is installed or built in, the compile-time prefix).
+ * Not RT safe. */
 char *lv2_find_model(const char *bundle, const char *option, GError **err);
-/* A preset name or path, looked up beside the model (same places), then as
- * session_preset_find does. Not RT safe. */
 char *lv2_find_preset(const char *bundle, const char *name, GError **err);
 /* Loads model + preset into a new session and swaps it in (under mu).
  * NULL arguments keep the current ones. Not RT safe. */

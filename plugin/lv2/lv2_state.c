@@ -11,76 +11,20 @@
 #include <lv2/state/state.h>
 #include "error.h"
 #include "lv2_plugin.h"
+#include "host_config.h"
 #include "paths.h"
 
 /* ----------------------------------------------------------------------------
  * Finding files */
 
-/* `name` in the places a bundle's files can be (order in lv2_plugin.h). */
-static char *find_beside(const char *bundle, const char *name, GString *tried)
-{
-    char *cands[4];
-    int n = 0;
-    if (bundle) {
-        /* the bundle itself (install-user copies the model in) */
-        cands[n++] = g_build_filename(bundle, name, NULL);
-        cands[n++] = g_build_filename(bundle, "presets", name, NULL);
-        /* $PREFIX/lib/lv2/continuo.lv2 -> $PREFIX/share/continuo/presets */
-        cands[n++] = g_build_filename(bundle, "..", "..", "..", "share", "continuo", "presets", name, NULL);
-        /* build/lib/lv2/continuo.lv2 -> the repository's presets/ */
-        cands[n++] = g_build_filename(bundle, "..", "..", "..", "..", "presets", name, NULL);
-    }
-    char *found = NULL;
-    for (int i = 0; i < n; i++) {
-        char *canon = g_canonicalize_filename(cands[i], NULL);
-        if (!found) {
-            if (tried->len) g_string_append(tried, ", ");
-            g_string_append(tried, canon);
-            if (g_file_test(canon, G_FILE_TEST_IS_REGULAR)) found = g_strdup(canon);
-        }
-        g_free(canon);
-        g_free(cands[i]);
-    }
-    return found;
-}
-
 char *lv2_find_model(const char *bundle, const char *option, GError **err)
 {
-    if (option || (g_getenv(CONTINUO_MODEL_ENV) && *g_getenv(CONTINUO_MODEL_ENV)))
-        return paths_find_model(option, err);
-    GString *tried = g_string_new(NULL);
-    char *found = find_beside(bundle, CONTINUO_DEFAULT_MODEL, tried);
-    if (!found) {
-        GError *e = NULL;
-        found = paths_find_model(NULL, &e); /* compile-time prefix */
-        if (!found) {
-            g_set_error(err, CN_ERROR, CN_ERR_IO, "model %s not found (tried %s; then: %s)",
-                        CONTINUO_DEFAULT_MODEL, tried->str, e->message);
-            g_error_free(e);
-        }
-    }
-    g_string_free(tried, TRUE);
-    return found;
+    return paths_find(PATHS_MODEL, NULL, option, bundle, err);
 }
 
 char *lv2_find_preset(const char *bundle, const char *name, GError **err)
 {
-    if (strchr(name, '/') || g_str_has_suffix(name, ".ini")) return paths_find_preset(name, err);
-    char *file = g_strconcat(name, ".ini", NULL);
-    GString *tried = g_string_new(NULL);
-    char *found = find_beside(bundle, file, tried);
-    if (!found) {
-        GError *e = NULL;
-        found = session_preset_find(name, &e);
-        if (!found) {
-            g_set_error(err, CN_ERROR, CN_ERR_IO, "preset %s not found (tried %s; then: %s)", file,
-                        tried->str, e->message);
-            g_error_free(e);
-        }
-    }
-    g_string_free(tried, TRUE);
-    g_free(file);
-    return found;
+    return paths_find(PATHS_PRESET, name, NULL, bundle, err);
 }
 
 /* ----------------------------------------------------------------------------
@@ -91,9 +35,8 @@ gboolean lv2_engine_load(lv2_plugin *p, const char *preset, const char *model_pa
     if (!preset) preset = p->preset ? p->preset : LV2_DEFAULT_PRESET;
     char *preset_path = lv2_find_preset(p->bundle, preset, err);
     if (!preset_path) return FALSE;
-    session_config c;
-    session_config_defaults(&c);
-    if (!session_config_load(&c, preset_path, err)) {
+    session_config c; /* the preset's [output] is checked; the ports say audio and thru */
+    if (!preset_load(preset_path, &c, NULL, err)) {
         g_free(preset_path);
         return FALSE;
     }

@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <string.h>
 #include "lv2_plugin.h"
+#include "paths.h"
+#include "settings.h"
 
 #define TAKE_MAX 256 /* events moved per session_take_due call */
 #define HORIZON_CYCLES 2
@@ -84,11 +86,12 @@ static void apply_controls(lv2_plugin *p, double now)
     session_config c = p->cfg;
     int mode = (int)lrintf(v[PORT_MODE]);
     c.mode = (session_mode)(mode < 0 ? 0 : mode > 2 ? 2 : mode);
-    c.sampling.temperature = v[PORT_TEMPERATURE] > 0.05f ? v[PORT_TEMPERATURE] : 0.05f;
-    c.density = v[PORT_DENSITY] > 0.01f ? v[PORT_DENSITY] : 0.01f;
-    c.lookahead = v[PORT_LOOKAHEAD] >= 0.02f ? v[PORT_LOOKAHEAD] : 0.02f;
-    c.quantize_grid = v[PORT_QUANT_GRID] > 0 ? v[PORT_QUANT_GRID] : 0;
-    c.quantize_strength = v[PORT_QUANT_STRENGTH] < 0 ? 0 : v[PORT_QUANT_STRENGTH] > 1 ? 1 : v[PORT_QUANT_STRENGTH];
+    /* a host may send any float: into the settings' ranges (settings.h) */
+    c.sampling.temperature = (float)settings_clamp(SET_TEMPERATURE, v[PORT_TEMPERATURE]);
+    c.density = (float)settings_clamp(SET_DENSITY, v[PORT_DENSITY]);
+    c.lookahead = settings_clamp(SET_LOOKAHEAD, v[PORT_LOOKAHEAD]);
+    c.quantize_grid = settings_clamp(SET_QUANTIZE_GRID, v[PORT_QUANT_GRID]);
+    c.quantize_strength = settings_clamp(SET_QUANTIZE_STRENGTH, v[PORT_QUANT_STRENGTH]);
     int bars = (int)lrintf(v[PORT_DUET_BARS]);
     c.duet_bars = bars < 0 ? 0 : bars > 16 ? 16 : bars;
     GError *err = NULL;
@@ -193,7 +196,7 @@ static LV2_Worker_Status work(LV2_Handle instance, LV2_Worker_Respond_Function r
     }
     if (m.kind == WORK_LOAD_SYNTH) {
         GError *err = NULL;
-        char *sf = synth_find_soundfont(NULL, &err);
+        char *sf = paths_find_soundfont(NULL, &err);
         synth *syn = sf ? synth_new(sf, (int)p->rate, &err) : NULL;
         if (!syn) {
             /* once: run() asks only once per instance */

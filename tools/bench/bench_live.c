@@ -107,7 +107,7 @@ static gboolean run_once(const live_opts *o, const char *model_path, bool audio,
     h = jack_host_new(&hc, err);
     if (!h) goto done;
     if (audio) {
-        char *sf = synth_find_soundfont(o->soundfont, err);
+        char *sf = paths_find_soundfont(o->soundfont, err);
         if (!sf) goto done;
         syn = synth_new(sf, (int)jack_host_rate(h), err);
         g_free(sf);
