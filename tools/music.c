@@ -513,7 +513,7 @@ static gboolean load_preset(const char *name, const music_opts *o, session_confi
                             GError **err)
 {
     session_config_defaults(c);
-    char *path = session_preset_find(name, err);
+    char *path = paths_find_preset(name, err);
     gboolean ok = path && session_config_load(c, path, err);
     g_free(path);
     if (!ok) return FALSE;
