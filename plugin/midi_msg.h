@@ -21,7 +21,7 @@ typedef struct {
 
 /* A tempo sync item, RT thread -> worker (plugin/jack/jack_client.c): a MIDI
  * clock message heard on midi_in, or the JACK transport's position at a
- * cycle start. Added for tempo sync (issue 8). */
+ * cycle start. */
 enum { RT_SYNC_CLOCK = 1, RT_SYNC_TRANSPORT = 2 };
 typedef struct {
     uint64_t frame;       /* absolute frame at which it holds */

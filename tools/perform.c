@@ -3,7 +3,7 @@
  * (tools/jackio/jack_player.c), then exits. Used by the e2e tests, the
  * benchmark and tools/jam-demo.
  *
- * Tempo (issue 8): --clock BPM also sends MIDI clock (0xFA, then 0xF8 24 per
+ * Tempo: --clock BPM also sends MIDI clock (0xFA, then 0xF8 24 per
  * quarter note at exact frames, 0xFC at the end) from a second client
  * "NAME-clock" into the same ports; --transport BPM makes that client the
  * JACK timebase master (4/4, BBT from the transport frame) and starts the
