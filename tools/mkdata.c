@@ -21,7 +21,8 @@
  * --mix (solo, accompany, lead, call; default 40,30,10,20) by a hash of the
  * file's path and copy number, so the same input always gives the same
  * data. The melody is the skyline of the notes (solo piano: ASAP) or the
- * notes of channel 0 (--melody track: POP909's MELODY track). Default mix:
+ * notes of channel 0 (POP909's MELODY track); --melody auto (default)
+ * takes channel 0 when a file plays on several channels, including 0. Default mix:
  * solo 40% keeps plain continuation (and duet, where the model plays
  * alone) the most common case; accompany 30% is the mode the model fails
  * today (it must learn to play under a melody, not over it); call 20% teaches
@@ -45,9 +46,11 @@ typedef struct {
     int transpose;  /* N: shifts -N..N on the train split */
     double stretch; /* P: percent, factors 1-P/100, 1, 1+P/100 on the train split */
     int vocab;      /* 1 or 2 */
-    gboolean melody_track;       /* v2: melody = channel 0 (else the skyline) */
+    int melody;                  /* v2: MELODY_SKYLINE, _TRACK or _AUTO */
     int mix[ROLES_N_MODES];      /* v2: weights of the role modes */
 } augment;
+
+enum { MELODY_AUTO, MELODY_SKYLINE, MELODY_TRACK };
 
 /* v2 figures of a job or split (zero for v1) */
 typedef struct {
@@ -94,11 +97,25 @@ static roles_mode pick_mode(const augment *aug, const char *path, int k)
     return ROLES_SOLO;
 }
 
+/* Whether the melody is channel 0's notes: --melody track, or auto and the
+ * file has notes on channel 0 and on another channel (POP909's tracks). */
+static gboolean melody_track(const augment *aug, const GArray *evs)
+{
+    if (aug->melody != MELODY_AUTO) return aug->melody == MELODY_TRACK;
+    guint16 used = 0;
+    for (guint i = 0; i < evs->len; i++) {
+        const cn_event *e = &g_array_index(evs, cn_event, i);
+        if (e->type == CN_EV_NOTE_ON && e->b) used |= (guint16)(1u << (e->channel & 15));
+    }
+    return (used & 1) && (used & ~1u);
+}
+
 /* The v2 tokens of one copy, with its role mode drawn and counted. */
 static GArray *encode_v2(job *j, const augment *aug, const GArray *copy)
 {
     roles_mode mode = pick_mode(aug, j->in->path, (int)(j->docs + j->dropped));
-    uint8_t *mel = aug->melody_track ? roles_melody_channel(copy, 0) : roles_melody_skyline(copy);
+    uint8_t *mel = melody_track(aug, copy) ? roles_melody_channel(copy, 0)
+                                           : roles_melody_skyline(copy);
     uint8_t *role = roles_assign(copy, mel, mode);
     GArray *toks = tok2_encode_events(copy, role);
     g_free(mel);
@@ -299,11 +316,14 @@ static gboolean parse_v2_options(augment *aug, const char *melody, const char *m
     }
     if ((melody || mix) && aug->vocab != 2)
         fprintf(stderr, "continuo-mkdata: note: --melody/--mix need --vocab 2; ignored\n");
-    if (melody && strcmp(melody, "skyline") && strcmp(melody, "track")) {
-        fprintf(stderr, "continuo-mkdata: --melody must be skyline or track\n");
+    static const char *names[] = {"auto", "skyline", "track"};
+    aug->melody = -1;
+    for (int m = 0; m < 3; m++)
+        if (!melody || !strcmp(melody, names[m])) aug->melody = melody ? m : MELODY_AUTO;
+    if (aug->melody < 0) {
+        fprintf(stderr, "continuo-mkdata: --melody must be auto, skyline or track\n");
         return FALSE;
     }
-    aug->melody_track = melody && !strcmp(melody, "track");
     if (!mix) return TRUE;
     int total = 0, k = 0;
     gchar **v = g_strsplit(mix, ",", -1);
@@ -342,8 +362,9 @@ int main(int argc, char **argv)
          "token vocabulary: 1 (one player, default) or 2 (performer/model roles and "
          "density/dynamics controls)", "1|2"},
         {"melody", 0, 0, G_OPTION_ARG_STRING, &melody,
-         "vocabulary 2: the melody is the skyline (solo piano, default) or track = channel 0 "
-         "(POP909's MELODY track)", "skyline|track"},
+         "vocabulary 2: the melody is the skyline (solo piano), track = channel 0 (POP909's "
+         "MELODY track), or auto (default): track when a file has notes on channel 0 and "
+         "another channel, else skyline", "auto|skyline|track"},
         {"mix", 0, 0, G_OPTION_ARG_STRING, &mix,
          "vocabulary 2: weights of the role modes solo,accompany,lead,call (40,30,10,20)",
          "S,A,L,C"},
@@ -498,7 +519,9 @@ int main(int argc, char **argv)
         char *v2_info = aug.vocab == 2
                             ? g_strdup_printf("roles: melody by %s, mix solo,accompany,lead,call "
                                               "= %d,%d,%d,%d\n",
-                                              aug.melody_track ? "track (channel 0)" : "skyline",
+                                              aug.melody == MELODY_TRACK     ? "track (channel 0)"
+                                              : aug.melody == MELODY_SKYLINE ? "skyline"
+                                                                             : "auto",
                                               aug.mix[0], aug.mix[1], aug.mix[2], aug.mix[3])
                             : g_strdup("");
         char *text = g_strdup_printf(
