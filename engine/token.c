@@ -23,8 +23,7 @@ const char *tok_name(int t, char *buf, size_t size)
     return buf;
 }
 
-/* Parses the decimal number that must make up the rest of s, in [lo, hi]. */
-static int parse_index(const char *s, int lo, int hi)
+int tok_parse_index(const char *s, int lo, int hi)
 {
     if (*s < '0' || *s > '9' || strlen(s) > 3) return -1;
     char *end;
@@ -48,7 +47,7 @@ int tok_from_name(const char *name)
     for (size_t i = 0; i < G_N_ELEMENTS(families); i++) {
         size_t n = strlen(families[i].prefix);
         if (strncmp(name, families[i].prefix, n)) continue;
-        int k = parse_index(name + n, families[i].lo, families[i].hi);
+        int k = tok_parse_index(name + n, families[i].lo, families[i].hi);
         return k < 0 ? -1 : families[i].base + k;
     }
     return -1;
@@ -77,6 +76,11 @@ static int64_t enc_target(const tok_encoder *e, double t)
 {
     int64_t k = llround((t - e->origin) / TOK_TIME_STEP);
     return k > e->tick ? k : e->tick;
+}
+
+int64_t tok_enc_tick_at(const tok_encoder *e, double t)
+{
+    return enc_target(e, t);
 }
 
 static int n_shifts(int64_t gap)

@@ -55,6 +55,9 @@ static inline int tok_bin_velocity(int bin) { return bin * 4 + 2; }             
 const char *tok_name(int token, char *buf, size_t size);
 /* Parses a name as printed by tok_name; returns the id or -1. */
 int tok_from_name(const char *name);
+/* The decimal number (1..3 digits) that makes up all of s, in [lo, hi]; -1
+ * otherwise. Shared by the name parsers of every vocabulary. */
+int tok_parse_index(const char *s, int lo, int hi);
 
 /* ---- encoder: events -> tokens ----------------------------------------- */
 
@@ -123,6 +126,9 @@ int tok_enc_advance(tok_encoder *e, double t, int *out, int cap);
  * changed) if more than cap; cap >= TOK_ENC_MAX_OUT fits unless now is
  * > 128 s past the last token (then tok_enc_advance(e, e->now, ...) first). */
 int tok_enc_flush(tok_encoder *e, int *out, int cap);
+/* The tick (10 ms units since the origin, never before the last token) at
+ * which a token at time t is stamped; the clock must have started. */
+int64_t tok_enc_tick_at(const tok_encoder *e, double t);
 
 /* Whole list of events -> GArray of int tokens (no BOS added), flushed at
  * the end; long silences handled with tok_enc_advance. */

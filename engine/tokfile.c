@@ -7,7 +7,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include "tokfile.h"
-#include "token.h"
+#include "token_v2.h"
 #include "error.h"
 
 typedef struct {
@@ -47,15 +47,16 @@ gboolean tokfile_open(tokfile *tf, const char *path, GError **err)
     int code = CN_ERR_FORMAT;
     if (memcmp(h.magic, TOKFILE_MAGIC, 8)) why = "not a continuo token file (bad magic)";
     else if (h.version != TOKFILE_VERSION) { why = "unsupported token file version"; code = CN_ERR_VERSION; }
-    else if (h.vocab_id != TOK_VOCAB_ID) { why = "foreign vocabulary id"; code = CN_ERR_UNSUPPORTED; }
+    else if (!tok_vocab_size((int)h.vocab_id)) { why = "foreign vocabulary id"; code = CN_ERR_UNSUPPORTED; }
     else if (h.n_tokens > ((uint64_t)st.st_size - TOKFILE_HEADER_SIZE) / 2) {
         why = "file shorter than its token count"; code = CN_ERR_TRUNCATED;
     } else if ((uint64_t)st.st_size != TOKFILE_HEADER_SIZE + 2 * h.n_tokens)
         why = "trailing bytes after the tokens";
     if (!why) {
         const uint16_t *t = (const uint16_t *)((const char *)map + TOKFILE_HEADER_SIZE);
+        int size = tok_vocab_size((int)h.vocab_id);
         for (uint64_t i = 0; i < h.n_tokens; i++)
-            if (t[i] >= TOK_VOCAB_SIZE) { why = "token id out of the vocabulary"; break; }
+            if (t[i] >= size) { why = "token id out of the vocabulary"; break; }
     }
     if (why) {
         g_set_error(err, CN_ERROR, code, "%s: %s", path, why);
@@ -80,7 +81,13 @@ void tokfile_close(tokfile *tf)
 gboolean tokfile_write(const char *path, const uint16_t *tokens, size_t n, uint32_t n_docs,
                        GError **err)
 {
-    tokfile_header h = {.version = TOKFILE_VERSION, .vocab_id = TOK_VOCAB_ID,
+    return tokfile_write_vocab(path, tokens, n, n_docs, TOK_VOCAB_ID, err);
+}
+
+gboolean tokfile_write_vocab(const char *path, const uint16_t *tokens, size_t n, uint32_t n_docs,
+                             uint32_t vocab_id, GError **err)
+{
+    tokfile_header h = {.version = TOKFILE_VERSION, .vocab_id = vocab_id,
                         .n_tokens = n, .n_docs = n_docs};
     memcpy(h.magic, TOKFILE_MAGIC, 8);
     char *tmp = g_strdup_printf("%s.tmp", path);

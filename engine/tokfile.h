@@ -4,7 +4,7 @@
  * Layout (little-endian):
  *   offset 0   char[8]  magic "CNTNTOK1"
  *          8   uint32   version (1)
- *          12  uint32   vocab_id (token.h TOK_VOCAB_ID)
+ *          12  uint32   vocab_id (1: token.h, 2: token_v2.h)
  *          16  uint64   n_tokens
  *          24  uint32   n_docs (documents; each starts with a BOS token)
  *          28  uint32   reserved (0)
@@ -30,10 +30,14 @@ typedef struct {
     size_t map_size;  /* private */
 } tokfile;
 
-/* Open and validate (magic, version, size, every token < TOK_VOCAB_SIZE). */
+/* Open and validate (magic, version, a known vocabulary id, size, every
+ * token < that vocabulary's size, tok_vocab_size). */
 gboolean tokfile_open(tokfile *tf, const char *path, GError **err);
 void tokfile_close(tokfile *tf);
-/* Write n tokens (documents already separated by BOS). */
+/* Write n tokens (documents already separated by BOS) of vocabulary
+ * vocab_id; tokfile_write writes vocabulary 1. */
+gboolean tokfile_write_vocab(const char *path, const uint16_t *tokens, size_t n, uint32_t n_docs,
+                             uint32_t vocab_id, GError **err);
 gboolean tokfile_write(const char *path, const uint16_t *tokens, size_t n, uint32_t n_docs,
                        GError **err);
 

@@ -1,7 +1,8 @@
 /* mkdata.c — continuo-mkdata: tokenizes a folder of MIDI files into token
  * files (engine/tokfile.h), one per split, for the trainer.
  *
- *   continuo-mkdata [--split-file SPLITS.tsv [--kind K]] [--transpose N] [--stretch P] DIR OUTDIR
+ *   continuo-mkdata [--split-file SPLITS.tsv [--kind K]] [--transpose N] [--stretch P]
+ *                   [--vocab 2 [--melody skyline|track] [--mix S,A,L,C]] DIR OUTDIR
  *
  * Each file becomes one document (BOS, then its tokens, engine/token.h);
  * documents are written in the order of the split file (or of the sorted
@@ -13,7 +14,20 @@
  * -P%, 0, +P% (factors 1 - P/100, 1, 1 + P/100 applied to every time), so
  * (2N+1) * 3 copies of each file. A transposed copy that would push any note
  * outside 0..127 is dropped whole (never a piece with notes missing) and
- * counted. */
+ * counted.
+ *
+ * Vocabulary 2 (engine/token_v2.h): each document (every augmented copy
+ * too) gets one role mode of tools/corpus/roles.h, drawn from the weights
+ * --mix (solo, accompany, lead, call; default 40,30,10,20) by a hash of the
+ * file's path and copy number, so the same input always gives the same
+ * data. The melody is the skyline of the notes (solo piano: ASAP) or the
+ * notes of channel 0 (POP909's MELODY track); --melody auto (default)
+ * takes channel 0 when a file plays on several channels, including 0. Default mix:
+ * solo 40% keeps plain continuation (and duet, where the model plays
+ * alone) the most common case; accompany 30% is the mode the model fails
+ * today (it must learn to play under a melody, not over it); call 20% teaches
+ * turn-taking and DENSITY_0 (silence while the other plays); lead 10% keeps
+ * the melody itself in the model role so it can still carry a tune. */
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
@@ -23,14 +37,27 @@
 #include <glib/gstdio.h>
 #include "error.h"
 #include "midifile.h"
-#include "token.h"
+#include "token_v2.h"
+#include "roles.h"
 #include "tokfile.h"
 #include "splitlist.h"
 
 typedef struct {
     int transpose;  /* N: shifts -N..N on the train split */
     double stretch; /* P: percent, factors 1-P/100, 1, 1+P/100 on the train split */
+    int vocab;      /* 1 or 2 */
+    int melody;                  /* v2: MELODY_SKYLINE, _TRACK or _AUTO */
+    int mix[ROLES_N_MODES];      /* v2: weights of the role modes */
 } augment;
+
+enum { MELODY_AUTO, MELODY_SKYLINE, MELODY_TRACK };
+
+/* v2 figures of a job or split (zero for v1) */
+typedef struct {
+    guint64 role_notes[TOK2_N_ROLES];
+    guint64 controls;
+    guint docs[ROLES_N_MODES];
+} v2_stats;
 
 typedef struct {
     const splitlist_entry *in;
@@ -40,6 +67,7 @@ typedef struct {
     char *error;         /* why the file was skipped, or NULL */
     guint docs, dropped; /* copies written / copies dropped out of range */
     guint64 notes, ticks;
+    v2_stats v2;
 } job;
 
 typedef struct {
@@ -51,7 +79,57 @@ typedef struct {
 
 /* One copy of evs, transposed by shift and time-stretched by factor, as a
  * document appended to j; FALSE if a note leaves 0..127. */
-static gboolean add_copy(job *j, const GArray *evs, int shift, double factor)
+/* The role mode of copy k of a file: drawn from the weights by a hash of
+ * the path and k. */
+static roles_mode pick_mode(const augment *aug, const char *path, int k)
+{
+    int total = 0;
+    for (int m = 0; m < ROLES_N_MODES; m++) total += aug->mix[m];
+    guint32 h = g_str_hash(path) ^ ((guint32)k * 2654435761u);
+    h ^= h >> 16;
+    h *= 0x45d9f3bu;
+    h ^= h >> 16;
+    int x = (int)(h % (guint32)total);
+    for (int m = 0; m < ROLES_N_MODES; m++) {
+        if (x < aug->mix[m]) return (roles_mode)m;
+        x -= aug->mix[m];
+    }
+    return ROLES_SOLO;
+}
+
+/* Whether the melody is channel 0's notes: --melody track, or auto and the
+ * file has notes on channel 0 and on another channel (POP909's tracks). */
+static gboolean melody_track(const augment *aug, const GArray *evs)
+{
+    if (aug->melody != MELODY_AUTO) return aug->melody == MELODY_TRACK;
+    guint16 used = 0;
+    for (guint i = 0; i < evs->len; i++) {
+        const cn_event *e = &g_array_index(evs, cn_event, i);
+        if (e->type == CN_EV_NOTE_ON && e->b) used |= (guint16)(1u << (e->channel & 15));
+    }
+    return (used & 1) && (used & ~1u);
+}
+
+/* The v2 tokens of one copy, with its role mode drawn and counted. */
+static GArray *encode_v2(job *j, const augment *aug, const GArray *copy)
+{
+    roles_mode mode = pick_mode(aug, j->in->path, (int)(j->docs + j->dropped));
+    uint8_t *mel = melody_track(aug, copy) ? roles_melody_channel(copy, 0)
+                                           : roles_melody_skyline(copy);
+    uint8_t *role = roles_assign(copy, mel, mode);
+    GArray *toks = tok2_encode_events(copy, role);
+    g_free(mel);
+    g_free(role);
+    j->v2.docs[mode]++;
+    for (guint i = 0; i < toks->len; i++) {
+        int t = g_array_index(toks, int, i);
+        if (tok2_is_note_on(t)) j->v2.role_notes[tok2_role(t)]++;
+        else if (tok2_is_control(t)) j->v2.controls++;
+    }
+    return toks;
+}
+
+static gboolean add_copy(job *j, const augment *aug, const GArray *evs, int shift, double factor)
 {
     GArray *copy = g_array_sized_new(FALSE, FALSE, sizeof(cn_event), evs->len);
     g_array_append_vals(copy, evs->data, evs->len);
@@ -67,7 +145,7 @@ static gboolean add_copy(job *j, const GArray *evs, int shift, double factor)
             e->a = (uint8_t)p;
         }
     }
-    GArray *toks = tok_encode_events(copy);
+    GArray *toks = aug->vocab == 2 ? encode_v2(j, aug, copy) : tok_encode_events(copy);
     g_array_free(copy, TRUE);
     guint at = j->tokens->len;
     g_array_set_size(j->tokens, at + 1 + toks->len);
@@ -75,8 +153,8 @@ static gboolean add_copy(job *j, const GArray *evs, int shift, double factor)
     *dst++ = TOK_BOS;
     for (guint i = 0; i < toks->len; i++) {
         int t = g_array_index(toks, int, i);
-        dst[i] = (uint16_t)t; /* ids < TOK_VOCAB_SIZE = 396 */
-        if (tok_is_note_on(t)) j->notes++;
+        dst[i] = (uint16_t)t; /* ids < TOK2_VOCAB_SIZE = 704 */
+        if (tok2_is_note_on(t)) j->notes++;
         else if (tok_is_shift(t)) j->ticks += (guint64)(t - TOK_TIME_SHIFT);
     }
     g_array_free(toks, TRUE);
@@ -109,7 +187,7 @@ static void run_job(gpointer data, gpointer user)
                 /* the unstretched copy first, then the slower and the faster */
                 double factors[3] = {1.0, 1.0 + p, 1.0 - p};
                 for (int k = 0; k < (p > 0 ? 3 : 1); k++)
-                    if (!add_copy(j, evs, s, factors[k])) j->dropped++;
+                    if (!add_copy(j, ctx->aug, evs, s, factors[k])) j->dropped++;
             }
         }
         g_array_free(evs, TRUE);
@@ -138,6 +216,7 @@ typedef struct {
     char *name;
     guint files, docs, dropped;
     guint64 notes, tokens, ticks;
+    v2_stats v2;
 } split_stats;
 
 static gboolean good_split_name(const char *s)
@@ -166,7 +245,7 @@ static gint by_split_order(gconstpointer a, gconstpointer b)
 
 /* Concatenates the documents of split s (in job order) and writes OUTDIR/s.bin. */
 static gboolean write_split(split_stats *s, job *jobs, guint n_jobs, const char *outdir,
-                            GError **err)
+                            int vocab, GError **err)
 {
     guint64 total = 0;
     for (guint i = 0; i < n_jobs; i++)
@@ -188,12 +267,15 @@ static gboolean write_split(split_stats *s, job *jobs, guint n_jobs, const char 
         s->dropped += j->dropped;
         s->notes += j->notes;
         s->ticks += j->ticks;
+        for (int r = 0; r < TOK2_N_ROLES; r++) s->v2.role_notes[r] += j->v2.role_notes[r];
+        for (int m = 0; m < ROLES_N_MODES; m++) s->v2.docs[m] += j->v2.docs[m];
+        s->v2.controls += j->v2.controls;
         g_array_free(j->tokens, TRUE); /* keeps the peak near one copy of the corpus */
         j->tokens = NULL;
     }
     s->tokens = total;
     char *file = g_strdup_printf("%s/%s.bin", outdir, s->name);
-    gboolean ok = tokfile_write(file, all, total, s->docs, err);
+    gboolean ok = tokfile_write_vocab(file, all, total, s->docs, (uint32_t)vocab, err);
     g_free(file);
     g_free(all);
     return ok;
@@ -211,15 +293,58 @@ static char *stats_line(const split_stats *s, guint copies)
                            " tokens, %.2f tokens/note, %.1f hours",
                            s->notes, s->tokens, s->notes ? (double)s->tokens / s->notes : 0.0,
                            s->ticks * TOK_TIME_STEP / 3600.0);
+    if (s->v2.controls) {
+        double minutes = s->ticks * TOK_TIME_STEP / 60.0;
+        g_string_append_printf(g, ", performer %.1f%% / model %.1f%% of notes, %.1f controls/min, "
+                               "documents:",
+                               s->notes ? 100.0 * s->v2.role_notes[1] / s->notes : 0.0,
+                               s->notes ? 100.0 * s->v2.role_notes[0] / s->notes : 0.0,
+                               minutes > 0 ? s->v2.controls / minutes : 0.0);
+        for (int m = 0; m < ROLES_N_MODES; m++)
+            g_string_append_printf(g, " %s %u", roles_mode_names[m], s->v2.docs[m]);
+    }
     return g_string_free(g, FALSE);
 }
 
 /* ---- main -------------------------------------------------------------- */
 
+static gboolean parse_v2_options(augment *aug, const char *melody, const char *mix)
+{
+    if (aug->vocab != 1 && aug->vocab != 2) {
+        fprintf(stderr, "continuo-mkdata: --vocab must be 1 or 2\n");
+        return FALSE;
+    }
+    if ((melody || mix) && aug->vocab != 2)
+        fprintf(stderr, "continuo-mkdata: note: --melody/--mix need --vocab 2; ignored\n");
+    static const char *names[] = {"auto", "skyline", "track"};
+    aug->melody = -1;
+    for (int m = 0; m < 3; m++)
+        if (!melody || !strcmp(melody, names[m])) aug->melody = melody ? m : MELODY_AUTO;
+    if (aug->melody < 0) {
+        fprintf(stderr, "continuo-mkdata: --melody must be auto, skyline or track\n");
+        return FALSE;
+    }
+    if (!mix) return TRUE;
+    int total = 0, k = 0;
+    gchar **v = g_strsplit(mix, ",", -1);
+    for (; v[k] && k < ROLES_N_MODES; k++) {
+        char *end;
+        long w = strtol(v[k], &end, 10);
+        if (*end || end == v[k] || w < 0 || w > 1000) break;
+        aug->mix[k] = (int)w;
+        total += (int)w;
+    }
+    gboolean ok = k == ROLES_N_MODES && !v[k] && total > 0;
+    g_strfreev(v);
+    if (!ok) fprintf(stderr, "continuo-mkdata: --mix wants 4 weights 0..1000, not all 0\n");
+    return ok;
+}
+
 int main(int argc, char **argv)
 {
     char *split_file = NULL, *kind = NULL;
-    augment aug = {0, 0};
+    augment aug = {.vocab = 1, .mix = {40, 30, 10, 20}};
+    char *melody = NULL, *mix = NULL;
     int threads = 2;
     gboolean quiet = FALSE;
     GOptionEntry entries[] = {
@@ -233,12 +358,22 @@ int main(int argc, char **argv)
          "train split: add copies transposed by every shift in -N..N semitones (0-12)", "N"},
         {"stretch", 'p', 0, G_OPTION_ARG_DOUBLE, &aug.stretch,
          "train split: add copies with times scaled by 1-P/100 and 1+P/100 (0-50)", "P"},
+        {"vocab", 0, 0, G_OPTION_ARG_INT, &aug.vocab,
+         "token vocabulary: 1 (one player, default) or 2 (performer/model roles and "
+         "density/dynamics controls)", "1|2"},
+        {"melody", 0, 0, G_OPTION_ARG_STRING, &melody,
+         "vocabulary 2: the melody is the skyline (solo piano), track = channel 0 (POP909's "
+         "MELODY track), or auto (default): track when a file has notes on channel 0 and "
+         "another channel, else skyline", "auto|skyline|track"},
+        {"mix", 0, 0, G_OPTION_ARG_STRING, &mix,
+         "vocabulary 2: weights of the role modes solo,accompany,lead,call (40,30,10,20)",
+         "S,A,L,C"},
         {"threads", 'j', 0, G_OPTION_ARG_INT, &threads, "worker threads (default 2)", "N"},
         {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "no progress bar", NULL},
         {NULL}};
     GOptionContext *ctx = g_option_context_new("DIR OUTDIR");
     g_option_context_set_summary(
-        ctx, "Tokenizes the MIDI files of DIR (performance encoding v1) into OUTDIR/SPLIT.bin,\n"
+        ctx, "Tokenizes the MIDI files of DIR (performance encoding v1, or v2 with --vocab 2)\ninto OUTDIR/SPLIT.bin,"
              "one token file per split (train.bin, validation.bin, test.bin for a SPLITS.tsv;\n"
              "just train.bin without one). Each file is a document starting with BOS.\n"
              "Unreadable files are skipped and listed. Prints, per split: files, notes,\n"
@@ -269,6 +404,10 @@ int main(int argc, char **argv)
         threads < 1 || threads > 64) {
         fprintf(stderr, "continuo-mkdata: --transpose must be 0..12, --stretch 0..50, "
                         "--threads 1..64\n");
+        status = 2;
+        goto out;
+    }
+    if (!parse_v2_options(&aug, melody, mix)) {
         status = 2;
         goto out;
     }
@@ -357,7 +496,7 @@ int main(int argc, char **argv)
     GString *report = g_string_new(NULL);
     for (guint k = 0; k < splits->len && status == 0; k++) {
         split_stats *s = g_ptr_array_index(splits, k);
-        if (!write_split(s, jobs, n, outdir, &err)) {
+        if (!write_split(s, jobs, n, outdir, aug.vocab, &err)) {
             fprintf(stderr, "continuo-mkdata: %s\n", err->message);
             status = 1;
             break;
@@ -377,17 +516,27 @@ int main(int argc, char **argv)
     if (status == 0) {
         /* A note beside the data saying how it was made. */
         char *info = g_strdup_printf("%s/INFO.txt", outdir);
+        char *v2_info = aug.vocab == 2
+                            ? g_strdup_printf("roles: melody by %s, mix solo,accompany,lead,call "
+                                              "= %d,%d,%d,%d\n",
+                                              aug.melody == MELODY_TRACK     ? "track (channel 0)"
+                                              : aug.melody == MELODY_SKYLINE ? "skyline"
+                                                                             : "auto",
+                                              aug.mix[0], aug.mix[1], aug.mix[2], aug.mix[3])
+                            : g_strdup("");
         char *text = g_strdup_printf(
             "made by continuo-mkdata (token vocabulary %d)\nsource: %s\nsplit file: %s%s%s\n"
-            "augmentation (train): transpose +-%d, stretch +-%g%%\nskipped files: %u\n%s",
-            TOK_VOCAB_ID, dir, split_file ? split_file : "(none: every MIDI file -> train)",
-            kind ? ", kind " : "", kind ? kind : "", aug.transpose, aug.stretch, bad, report->str);
+            "augmentation (train): transpose +-%d, stretch +-%g%%\n%s"
+            "skipped files: %u\n%s",
+            aug.vocab, dir, split_file ? split_file : "(none: every MIDI file -> train)",
+            kind ? ", kind " : "", kind ? kind : "", aug.transpose, aug.stretch, v2_info, bad, report->str);
         if (!g_file_set_contents(info, text, -1, &err)) {
             fprintf(stderr, "continuo-mkdata: %s\n", err->message);
             status = 1;
         }
         g_free(text);
         g_free(info);
+        g_free(v2_info);
     }
     g_string_free(report, TRUE);
     for (guint i = 0; i < n; i++) {
@@ -401,6 +550,8 @@ out:
     if (list) g_ptr_array_unref(list);
     g_free(split_file);
     g_free(kind);
+    g_free(melody);
+    g_free(mix);
     g_option_context_free(ctx);
     return status;
 }

@@ -23,7 +23,8 @@
 #include "train_model.h"
 #include "kernels.h"
 #include "cuda_loader.h"
-#include "token.h"
+#include "token_v2.h"
+#include "train_data.h"
 
 static void on_signal(int sig)
 {
@@ -152,6 +153,19 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    /* the data's vocabulary sizes a new model and must match a given one */
+    uint32_t vocab_id = train_data_vocab_id(train, &err);
+    uint32_t val_vocab = vocab_id && val ? train_data_vocab_id(val, &err) : vocab_id;
+    if (!vocab_id || !val_vocab) {
+        fprintf(stderr, "continuo-train: %s\n", err->message);
+        return 1;
+    }
+    if (val_vocab != vocab_id) {
+        fprintf(stderr, "continuo-train: %s uses vocabulary %u, %s vocabulary %u\n", train,
+                vocab_id, val, val_vocab);
+        return 1;
+    }
+
     train_opts o;
     memset(&o, 0, sizeof o);
     train_hparams *hp = &o.hp;
@@ -174,8 +188,8 @@ int main(int argc, char **argv)
             }
         } else {
             o.cfg = (model_config){.dim = dim, .n_layers = layers, .n_heads = heads,
-                                   .hidden_dim = hidden, .vocab_size = TOK_VOCAB_SIZE,
-                                   .seq_len = ctx, .vocab_id = TOK_VOCAB_ID, .tied = tied,
+                                   .hidden_dim = hidden, .vocab_size = tok_vocab_size((int)vocab_id),
+                                   .seq_len = ctx, .vocab_id = (int)vocab_id, .tied = tied,
                                    .rope_theta = 10000.0f};
         }
         *hp = (train_hparams){.B = 8, .T = o.cfg.seq_len, .val_every = 250, .val_windows = 64,
@@ -186,6 +200,11 @@ int main(int argc, char **argv)
         if (batch > 0) hp->B = batch;
         if (window > 0) hp->T = window;
         if (seed >= 0) hp->seed = (uint64_t)seed;
+    }
+    if (o.cfg.vocab_id != (int)vocab_id || o.cfg.vocab_size < tok_vocab_size((int)vocab_id)) {
+        fprintf(stderr, "continuo-train: the model uses vocabulary %d (%d tokens), %s vocabulary %u\n",
+                o.cfg.vocab_id, o.cfg.vocab_size, train, vocab_id);
+        return 1;
     }
     /* recipe options that may change on resume (e.g. a longer schedule) */
     GString *over = g_string_new(NULL);

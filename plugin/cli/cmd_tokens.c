@@ -1,6 +1,6 @@
 /* cmd_tokens.c — `continuo tokens`: a MIDI file as performance tokens (one
  * name per line, as engine/token.h prints them), or --decode such a list
- * back into a MIDI file. */
+ * back into a MIDI file. --vocab 2 uses the encoding v2 (engine/token_v2.h). */
 #include <stdio.h>
 #include <string.h>
 #include <errno.h>
@@ -8,14 +8,19 @@
 #include "commands.h"
 #include "error.h"
 #include "midifile.h"
-#include "token.h"
+#include "token_v2.h"
 
 static const char *summary =
     "Prints IN.mid as tokens of the performance encoding v1, one name per line\n"
     "(NOTE_ON_60, TIME_SHIFT_25, VELOCITY_20, ...): channels merged, sustain pedal\n"
     "folded into note lengths, times quantized to 10 ms from the first note.\n"
     "With --decode, reads such names (whitespace-separated, '#' starts a comment,\n"
-    "'-' reads stdin) and writes the notes to a MIDI file on channel 1.";
+    "'-' reads stdin) and writes the notes to a MIDI file on channel 1.\n"
+    "--vocab 2: encoding v2 (performer P_NOTE_ON_60..., DENSITY_k/DYNAMICS_k every 4 s):\n"
+    "notes on --performer-channel are the performer's, the rest the model's; decoding\n"
+    "writes the model's notes on channel 1 and the performer's on channel 2 (one track each).";
+
+static int vocab = 1, performer_channel = 0; /* 1..16, 0 = none */
 
 static int encode(const char *path)
 {
@@ -26,10 +31,21 @@ static int encode(const char *path)
         g_error_free(err);
         return 1;
     }
-    GArray *toks = tok_encode_events(evs);
+    GArray *toks;
+    if (vocab == 2) {
+        uint8_t *roles = g_new0(uint8_t, evs->len + 1);
+        for (guint i = 0; i < evs->len; i++)
+            roles[i] = g_array_index(evs, cn_event, i).channel + 1 == performer_channel
+                           ? TOK2_ROLE_PERFORMER
+                           : TOK2_ROLE_MODEL;
+        toks = tok2_encode_events(evs, roles);
+        g_free(roles);
+    } else {
+        toks = tok_encode_events(evs);
+    }
     char name[32];
     for (guint i = 0; i < toks->len; i++)
-        fprintf(stdout, "%s\n", tok_name(g_array_index(toks, int, i), name, sizeof name));
+        fprintf(stdout, "%s\n", tok_vocab_name(vocab, g_array_index(toks, int, i), name, sizeof name));
     g_array_free(toks, TRUE);
     g_array_free(evs, TRUE);
     if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -74,7 +90,7 @@ static GArray *read_names(const char *path, GError **err)
         char **words = g_strsplit_set(lines[ln], " \t\r\f\v", -1);
         for (char **w = words; *w; w++) {
             if (!**w) continue;
-            int t = tok_from_name(*w);
+            int t = tok_vocab_from_name(vocab, *w);
             if (t < 0) {
                 g_set_error(err, CN_ERROR, CN_ERR_FORMAT, "%s:%d: unknown token '%.40s'", path,
                             ln + 1, *w);
@@ -97,8 +113,10 @@ static int decode(const char *in, const char *out, double max_len)
     GArray *toks = read_names(in, &err);
     GArray *evs = NULL;
     if (toks) {
-        evs = tok_decode_tokens_full((const int *)toks->data, toks->len, 0.0, 0, max_len);
-        midifile_save(out, evs, FALSE, &err);
+        evs = vocab == 2
+                  ? tok2_decode_tokens((const int *)toks->data, toks->len, 0.0, max_len)
+                  : tok_decode_tokens_full((const int *)toks->data, toks->len, 0.0, 0, max_len);
+        midifile_save(out, evs, vocab == 2, &err);
     }
     if (toks) g_array_free(toks, TRUE);
     if (evs) g_array_free(evs, TRUE);
@@ -122,6 +140,10 @@ int cmd_tokens(int argc, char **argv)
         {"max-note-len", 0, 0, G_OPTION_ARG_DOUBLE, &max_len,
          "with --decode: end a note sounding longer than this (seconds, 0 = never; default 120)",
          "S"},
+        {"vocab", 0, 0, G_OPTION_ARG_INT, &vocab, "token vocabulary 1 (default) or 2", "1|2"},
+        {"performer-channel", 0, 0, G_OPTION_ARG_INT, &performer_channel,
+         "--vocab 2: the performer's MIDI channel (1..16; default none: every note is the "
+         "model's)", "C"},
         {NULL}};
     GOptionContext *ctx = g_option_context_new("IN.mid | --decode TOKENS.txt -o OUT.mid");
     g_option_context_set_summary(ctx, summary);
@@ -133,6 +155,9 @@ int cmd_tokens(int argc, char **argv)
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
         fprintf(stderr, "continuo tokens: %s (see --help)\n", err->message);
         g_error_free(err);
+        status = 2;
+    } else if ((vocab != 1 && vocab != 2) || performer_channel < 0 || performer_channel > 16) {
+        fprintf(stderr, "continuo tokens: --vocab must be 1 or 2, --performer-channel 1..16\n");
         status = 2;
     } else if (decode_path) {
         if (!out_path) {

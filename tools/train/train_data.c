@@ -26,3 +26,12 @@ size_t train_val_offset(size_t n_tokens, int T, int i, int n)
     if (n <= 1) return 0;
     return (size_t)((double)last * i / (n - 1));
 }
+
+uint32_t train_data_vocab_id(const char *path, GError **err)
+{
+    tokfile tf;
+    if (!tokfile_open(&tf, path, err)) return 0;
+    uint32_t id = tf.vocab_id;
+    tokfile_close(&tf);
+    return id;
+}

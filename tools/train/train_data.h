@@ -13,6 +13,11 @@
 #include "tokfile.h"
 #include "train_rng.h"
 
+/* The vocabulary id of a token file (validated by tokfile_open), or 0 with
+ * *err set. The trainer sizes a new model from it and refuses a model of
+ * another vocabulary. */
+uint32_t train_data_vocab_id(const char *path, GError **err);
+
 /* Fills inputs (B*T) and targets (B*T) from B windows at offsets drawn from
  * rng, uniform over [0, n_tokens - T - 1]. The file must hold > T tokens. */
 void train_batch_random(const tokfile *tf, train_rng *rng, int B, int T, uint16_t *inputs,
