@@ -340,6 +340,140 @@ static gboolean parse_v2_options(augment *aug, const char *melody, const char *m
     return ok;
 }
 
+/* Tokenizes every listed file in a pool of threads; the calling thread
+ * counts completions (the progress bar). Returns the jobs, in list order. */
+static job *tokenize_all(GPtrArray *list, const augment *aug, int threads, gboolean quiet)
+{
+    guint n = list->len;
+    job *jobs = g_new0(job, n);
+    pool_ctx pc = {.aug = aug, .done = g_async_queue_new()};
+    GThreadPool *pool = g_thread_pool_new(run_job, &pc, threads, FALSE, NULL);
+    for (guint i = 0; i < n; i++) {
+        jobs[i].in = g_ptr_array_index(list, i);
+        jobs[i].train = !strcmp(jobs[i].in->split, "train");
+        g_thread_pool_push(pool, &jobs[i], NULL);
+    }
+    gboolean tty = !quiet && isatty(STDERR_FILENO);
+    guint64 tokens_so_far = 0;
+    for (guint done = 1; done <= n; done++) {
+        job *j = g_async_queue_pop(pc.done);
+        tokens_so_far += j->tokens->len;
+        if (!quiet) progress(done, n, tokens_so_far, tty);
+    }
+    g_thread_pool_free(pool, FALSE, TRUE);
+    g_async_queue_unref(pc.done);
+
+    return jobs;
+}
+
+/* The splits in order of first appearance (split_stats, to be filled);
+ * the files that could not be read are listed on stderr and counted. */
+static GPtrArray *collect_splits(const job *jobs, guint n, guint *bad_out)
+{
+    GPtrArray *splits = g_ptr_array_new_with_free_func(g_free);
+    guint bad = 0;
+    for (guint i = 0; i < n; i++) {
+        if (jobs[i].error) {
+            bad++;
+            continue;
+        }
+        gboolean seen = FALSE;
+        for (guint k = 0; k < splits->len && !seen; k++)
+            seen = !strcmp(((split_stats *)g_ptr_array_index(splits, k))->name, jobs[i].in->split);
+        if (!seen) {
+            split_stats *s = g_new0(split_stats, 1);
+            s->name = jobs[i].in->split;
+            g_ptr_array_add(splits, s);
+        }
+    }
+    g_ptr_array_sort(splits, by_split_order);
+    if (bad) {
+        fprintf(stderr, "continuo-mkdata: skipped %u of %u files:\n", bad, n);
+        for (guint i = 0; i < n; i++)
+            if (jobs[i].error) fprintf(stderr, "  %s\n", jobs[i].error);
+    }
+    *bad_out = bad;
+    return splits;
+}
+
+/* OUTDIR/INFO.txt: a note beside the data saying how it was made. */
+static gboolean write_info(const char *outdir, const char *dir, const char *split_file,
+                           const char *kind, const augment *aug, guint bad, const char *report,
+                           GError **err)
+{
+    char *info = g_strdup_printf("%s/INFO.txt", outdir);
+    char *v2_info = aug->vocab == 2
+                        ? g_strdup_printf("roles: melody by %s, mix solo,accompany,lead,call "
+                                          "= %d,%d,%d,%d\n",
+                                          aug->melody == MELODY_TRACK     ? "track (channel 0)"
+                                          : aug->melody == MELODY_SKYLINE ? "skyline"
+                                                                         : "auto",
+                                          aug->mix[0], aug->mix[1], aug->mix[2], aug->mix[3])
+                        : g_strdup("");
+    char *text = g_strdup_printf(
+        "made by continuo-mkdata (token vocabulary %d)\nsource: %s\nsplit file: %s%s%s\n"
+        "augmentation (train): transpose +-%d, stretch +-%g%%\n%s"
+        "skipped files: %u\n%s",
+        aug->vocab, dir, split_file ? split_file : "(none: every MIDI file -> train)",
+        kind ? ", kind " : "", kind ? kind : "", aug->transpose, aug->stretch, v2_info, bad, report);
+    gboolean ok = g_file_set_contents(info, text, -1, err);
+    g_free(text);
+    g_free(info);
+    g_free(v2_info);
+    return ok;
+}
+
+/* The files to tokenize (splitlist_entry), checked, and OUTDIR made.
+ * NULL + err when there is nothing to do or the list is bad. */
+static GPtrArray *read_list(const char *dir, const char *outdir, const char *split_file,
+                            const char *kind, GError **err)
+{
+    gboolean had_kind = TRUE;
+    GPtrArray *list = split_file ? splitlist_read(split_file, dir, kind, &had_kind, err)
+                                 : splitlist_scan(dir, err);
+    if (!list) return NULL;
+    if (kind && !split_file)
+        fprintf(stderr, "continuo-mkdata: note: --kind needs --split-file; ignored\n");
+    else if (kind && !had_kind)
+        fprintf(stderr, "continuo-mkdata: note: %s has no 'kind' column; --kind ignored\n",
+                split_file);
+    for (guint i = 0; i < list->len; i++) {
+        const splitlist_entry *e = g_ptr_array_index(list, i);
+        if (!good_split_name(e->split)) {
+            g_set_error(err, CN_ERROR, CN_ERR_IO, "%s: split name '%s' is not a plain word",
+                        split_file, e->split);
+            g_ptr_array_unref(list);
+            return NULL;
+        }
+    }
+    if (list->len == 0) {
+        g_set_error(err, CN_ERROR, CN_ERR_IO, "no MIDI files in %s", split_file ? split_file : dir);
+        g_ptr_array_unref(list);
+        return NULL;
+    }
+    if (g_mkdir_with_parents(outdir, 0755) != 0) {
+        g_set_error(err, CN_ERROR, CN_ERR_IO, "%s: cannot create: %s", outdir, g_strerror(errno));
+        g_ptr_array_unref(list);
+        return NULL;
+    }
+    return list;
+}
+
+static const char SUMMARY[] =
+    "Tokenizes the MIDI files of DIR (performance encoding v1, or v2 with --vocab 2)\ninto OUTDIR/SPLIT.bin, "
+             "one token file per split (train.bin, validation.bin, test.bin for a SPLITS.tsv;\n"
+             "just train.bin without one). Each file is a document starting with BOS.\n"
+             "Unreadable files are skipped and listed. Prints, per split: files, notes,\n"
+             "tokens, tokens per note and hours of music.";
+static const char DESCRIPTION[] =
+    "Augmentation (train split only): (2N+1) x 3 copies of each file, every\n"
+             "transposition -N..N with every stretch factor (1-P/100, 1, 1+P/100); a\n"
+             "transposed copy with a note outside 0..127 is dropped whole.\n\n"
+             "Example:\n"
+             "  continuo-mkdata --split-file data/asap/SPLITS.tsv --kind performance \\\n"
+             "      data/asap out/asap\n"
+             "  continuo-mkdata ~/my-midi out/mine       # fine-tuning on your own files\n";
+
 int main(int argc, char **argv)
 {
     char *split_file = NULL, *kind = NULL;
@@ -372,20 +506,8 @@ int main(int argc, char **argv)
         {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "no progress bar", NULL},
         {NULL}};
     GOptionContext *ctx = g_option_context_new("DIR OUTDIR");
-    g_option_context_set_summary(
-        ctx, "Tokenizes the MIDI files of DIR (performance encoding v1, or v2 with --vocab 2)\ninto OUTDIR/SPLIT.bin,"
-             "one token file per split (train.bin, validation.bin, test.bin for a SPLITS.tsv;\n"
-             "just train.bin without one). Each file is a document starting with BOS.\n"
-             "Unreadable files are skipped and listed. Prints, per split: files, notes,\n"
-             "tokens, tokens per note and hours of music.");
-    g_option_context_set_description(
-        ctx, "Augmentation (train split only): (2N+1) x 3 copies of each file, every\n"
-             "transposition -N..N with every stretch factor (1-P/100, 1, 1+P/100); a\n"
-             "transposed copy with a note outside 0..127 is dropped whole.\n\n"
-             "Example:\n"
-             "  continuo-mkdata --split-file data/asap/SPLITS.tsv --kind performance \\\n"
-             "      data/asap out/asap\n"
-             "  continuo-mkdata ~/my-midi out/mine       # fine-tuning on your own files\n");
+    g_option_context_set_summary(ctx, SUMMARY);
+    g_option_context_set_description(ctx, DESCRIPTION);
     g_option_context_add_main_entries(ctx, entries, NULL);
     GError *err = NULL;
     int status = 0;
@@ -417,82 +539,18 @@ int main(int argc, char **argv)
         status = 1;
         goto out;
     }
-    gboolean had_kind = TRUE;
-    list = split_file ? splitlist_read(split_file, dir, kind, &had_kind, &err)
-                      : splitlist_scan(dir, &err);
+    list = read_list(dir, outdir, split_file, kind, &err);
     if (!list) {
         fprintf(stderr, "continuo-mkdata: %s\n", err->message);
-        status = 1;
-        goto out;
-    }
-    if (kind && !split_file)
-        fprintf(stderr, "continuo-mkdata: note: --kind needs --split-file; ignored\n");
-    else if (kind && !had_kind)
-        fprintf(stderr, "continuo-mkdata: note: %s has no 'kind' column; --kind ignored\n",
-                split_file);
-    for (guint i = 0; i < list->len; i++) {
-        const splitlist_entry *e = g_ptr_array_index(list, i);
-        if (!good_split_name(e->split)) {
-            fprintf(stderr, "continuo-mkdata: %s: split name '%s' is not a plain word\n",
-                    split_file, e->split);
-            status = 1;
-            goto out;
-        }
-    }
-    if (list->len == 0) {
-        fprintf(stderr, "continuo-mkdata: no MIDI files in %s\n", split_file ? split_file : dir);
-        status = 1;
-        goto out;
-    }
-    if (g_mkdir_with_parents(outdir, 0755) != 0) {
-        fprintf(stderr, "continuo-mkdata: %s: cannot create: %s\n", outdir, g_strerror(errno));
-        status = 1;
+        status = err->code == CN_ERR_ARG ? 2 : 1;
         goto out;
     }
 
-    /* Tokenize in the pool; the main thread counts completions. */
     guint n = list->len;
-    job *jobs = g_new0(job, n);
-    pool_ctx pc = {.aug = &aug, .done = g_async_queue_new()};
-    GThreadPool *pool = g_thread_pool_new(run_job, &pc, threads, FALSE, NULL);
-    for (guint i = 0; i < n; i++) {
-        jobs[i].in = g_ptr_array_index(list, i);
-        jobs[i].train = !strcmp(jobs[i].in->split, "train");
-        g_thread_pool_push(pool, &jobs[i], NULL);
-    }
-    gboolean tty = !quiet && isatty(STDERR_FILENO);
-    guint64 tokens_so_far = 0;
-    for (guint done = 1; done <= n; done++) {
-        job *j = g_async_queue_pop(pc.done);
-        tokens_so_far += j->tokens->len;
-        if (!quiet) progress(done, n, tokens_so_far, tty);
-    }
-    g_thread_pool_free(pool, FALSE, TRUE);
-    g_async_queue_unref(pc.done);
+    job *jobs = tokenize_all(list, &aug, threads, quiet);
 
-    /* Splits in order of first appearance; bad files listed. */
-    GPtrArray *splits = g_ptr_array_new_with_free_func(g_free);
     guint bad = 0;
-    for (guint i = 0; i < n; i++) {
-        if (jobs[i].error) {
-            bad++;
-            continue;
-        }
-        gboolean seen = FALSE;
-        for (guint k = 0; k < splits->len && !seen; k++)
-            seen = !strcmp(((split_stats *)g_ptr_array_index(splits, k))->name, jobs[i].in->split);
-        if (!seen) {
-            split_stats *s = g_new0(split_stats, 1);
-            s->name = jobs[i].in->split;
-            g_ptr_array_add(splits, s);
-        }
-    }
-    g_ptr_array_sort(splits, by_split_order);
-    if (bad) {
-        fprintf(stderr, "continuo-mkdata: skipped %u of %u files:\n", bad, n);
-        for (guint i = 0; i < n; i++)
-            if (jobs[i].error) fprintf(stderr, "  %s\n", jobs[i].error);
-    }
+    GPtrArray *splits = collect_splits(jobs, n, &bad);
     GString *report = g_string_new(NULL);
     for (guint k = 0; k < splits->len && status == 0; k++) {
         split_stats *s = g_ptr_array_index(splits, k);
@@ -514,29 +572,10 @@ int main(int argc, char **argv)
         status = 1;
     }
     if (status == 0) {
-        /* A note beside the data saying how it was made. */
-        char *info = g_strdup_printf("%s/INFO.txt", outdir);
-        char *v2_info = aug.vocab == 2
-                            ? g_strdup_printf("roles: melody by %s, mix solo,accompany,lead,call "
-                                              "= %d,%d,%d,%d\n",
-                                              aug.melody == MELODY_TRACK     ? "track (channel 0)"
-                                              : aug.melody == MELODY_SKYLINE ? "skyline"
-                                                                             : "auto",
-                                              aug.mix[0], aug.mix[1], aug.mix[2], aug.mix[3])
-                            : g_strdup("");
-        char *text = g_strdup_printf(
-            "made by continuo-mkdata (token vocabulary %d)\nsource: %s\nsplit file: %s%s%s\n"
-            "augmentation (train): transpose +-%d, stretch +-%g%%\n%s"
-            "skipped files: %u\n%s",
-            aug.vocab, dir, split_file ? split_file : "(none: every MIDI file -> train)",
-            kind ? ", kind " : "", kind ? kind : "", aug.transpose, aug.stretch, v2_info, bad, report->str);
-        if (!g_file_set_contents(info, text, -1, &err)) {
+        if (!write_info(outdir, dir, split_file, kind, &aug, bad, report->str, &err)) {
             fprintf(stderr, "continuo-mkdata: %s\n", err->message);
             status = 1;
         }
-        g_free(text);
-        g_free(info);
-        g_free(v2_info);
     }
     g_string_free(report, TRUE);
     for (guint i = 0; i < n; i++) {

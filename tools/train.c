@@ -65,86 +65,146 @@ static double train_flops_per_token(const model_config *c, int T)
     return 3.0 * fwd;
 }
 
-int main(int argc, char **argv)
+/* --plot-only: OUT/curves.svg redrawn from OUT/log.csv. */
+static int plot_only_run(const char *out, const train_plot_ref *refs, int n_refs)
 {
-    gchar *train = NULL, *val = NULL, *out = NULL, *resume = NULL, *init = NULL, *device = NULL;
-    gchar **refs_s = NULL;
-    gint dim = 256, layers = 6, heads = 8, hidden = 768, ctx = 1024, tied = 0;
-    gint batch = -1, window = -1, steps = -1, warmup = -1, val_every = -1, val_windows = -1;
-    gint threads = 2, ckpt_every = 0, stop_at = 0;
-    gint64 seed = -1;
-    gdouble lr = NAN, min_lr = NAN, wd = NAN, clip = NAN, ckpt_minutes = 5.0, max_minutes = 0.0;
-    gboolean quiet = FALSE, plot_only = FALSE;
+    GError *err = NULL;
+    /* tokens per step come from the checkpoint when there is one */
+    char *log = g_build_filename(out, "log.csv", NULL), *svg = g_build_filename(out, "curves.svg", NULL);
+    char *ck = g_build_filename(out, "ckpt.bin", NULL);
+    train_ckpt_header h;
+    long tps = train_ckpt_read_header(ck, &h, NULL) ? (long)h.hp.B * h.hp.T : 4096;
+    GArray *rows = g_array_new(FALSE, FALSE, sizeof(train_log_row));
+    gboolean ok = train_log_load(log, G_MAXLONG, rows, &err) &&
+                  train_plot_svg(svg, rows, tps, "continuo training", refs, n_refs, 50, &err);
+    if (!ok) fprintf(stderr, "continuo-train: %s\n", err->message);
+    else printf("%s\n", svg);
+    return ok ? 0 : 1;
+}
+
+/* The model config and the fixed hyperparameters: from a checkpoint when
+ * resuming, else from --init's weights or `fresh`, with the recipe's defaults
+ * and the given batch/window/seed. FALSE + err if a file cannot be read. */
+static gboolean start_recipe(train_opts *o, const char *resume, const char *init,
+                             const model_config *fresh, int batch, int window, gint64 seed,
+                             GError **err)
+{
+    train_hparams *hp = &o->hp;
+    if (resume) {
+        train_ckpt_header h;
+        if (!train_ckpt_read_header(resume, &h, err)) {
+            return FALSE;
+        }
+        o->cfg = h.cfg;
+        *hp = h.hp;
+        if (batch > 0 || window > 0 || seed >= 0)
+            fprintf(stderr, "continuo-train: --batch/--window/--seed ignored on resume (fixed by "
+                            "the checkpoint)\n");
+    } else {
+        if (init) {
+            if (!train_model_read_config(init, &o->cfg, err)) {
+                return FALSE;
+            }
+        } else {
+            o->cfg = *fresh;
+        }
+        *hp = (train_hparams){.B = 8, .T = o->cfg.seq_len, .val_every = 250, .val_windows = 64,
+                              .seed = 1,
+                              .optim = {.lr = 1e-3f, .lr_min_frac = 0.1f, .warmup = 200,
+                                        .total_steps = 20000, .beta1 = 0.9f, .beta2 = 0.95f,
+                                        .eps = 1e-8f, .weight_decay = 0.1f, .grad_clip = 1.0f}};
+        if (batch > 0) hp->B = batch;
+        if (window > 0) hp->T = window;
+        if (seed >= 0) hp->seed = (uint64_t)seed;
+    }
+    return TRUE;
+}
+
+/* The command line. */
+typedef struct {
+    gchar *train, *val, *out, *resume, *init, *device;
+    gchar **refs_s;
+    gint dim, layers, heads, hidden, ctx, tied;
+    gint batch, window, steps, warmup, val_every, val_windows;
+    gint threads, ckpt_every, stop_at;
+    gint64 seed;
+    gdouble lr, min_lr, wd, clip, ckpt_minutes, max_minutes;
+    gboolean quiet, plot_only;
+} train_cli;
+
+/* Parses the options into c (defaults first). FALSE: bad usage (said). */
+static gboolean parse_cli(int *argc, char ***argv, train_cli *c)
+{
+    *c = (train_cli){.dim = 256, .layers = 6, .heads = 8, .hidden = 768, .ctx = 1024,
+                     .batch = -1, .window = -1, .steps = -1, .warmup = -1, .val_every = -1,
+                     .val_windows = -1, .threads = 2, .seed = -1, .lr = NAN, .min_lr = NAN,
+                     .wd = NAN, .clip = NAN, .ckpt_minutes = 5.0};
     GOptionEntry entries[] = {
-        {"plot-only", 0, 0, G_OPTION_ARG_NONE, &plot_only, "only redraw OUT/curves.svg from OUT/log.csv", NULL},
-        {"train", 0, 0, G_OPTION_ARG_FILENAME, &train, "training token file", "FILE"},
-        {"val", 0, 0, G_OPTION_ARG_FILENAME, &val, "validation token file", "FILE"},
-        {"out", 0, 0, G_OPTION_ARG_FILENAME, &out, "output folder (checkpoints, weights, log)", "DIR"},
-        {"resume", 0, 0, G_OPTION_ARG_FILENAME, &resume, "continue from a checkpoint", "CKPT"},
-        {"init", 0, 0, G_OPTION_ARG_FILENAME, &init, "start from these weights (fine-tuning)", "MODEL"},
-        {"dim", 0, 0, G_OPTION_ARG_INT, &dim, "model width (256)", "N"},
-        {"layers", 0, 0, G_OPTION_ARG_INT, &layers, "layers (6)", "N"},
-        {"heads", 0, 0, G_OPTION_ARG_INT, &heads, "attention heads (8)", "N"},
-        {"hidden", 0, 0, G_OPTION_ARG_INT, &hidden, "MLP width (768)", "N"},
-        {"ctx", 0, 0, G_OPTION_ARG_INT, &ctx, "model context, tokens (1024)", "N"},
-        {"tied", 0, 0, G_OPTION_ARG_INT, &tied, "1: output head shares the embedding (0)", "0|1"},
-        {"batch", 0, 0, G_OPTION_ARG_INT, &batch, "windows per step (8)", "B"},
-        {"window", 0, 0, G_OPTION_ARG_INT, &window, "tokens per window (= ctx)", "T"},
-        {"steps", 0, 0, G_OPTION_ARG_INT, &steps, "length of the lr schedule in steps (20000)", "N"},
-        {"lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr, "peak learning rate (1e-3)", "X"},
-        {"min-lr-frac", 0, 0, G_OPTION_ARG_DOUBLE, &min_lr, "final lr / peak lr (0.1)", "X"},
-        {"warmup", 0, 0, G_OPTION_ARG_INT, &warmup, "warmup steps (200)", "N"},
-        {"wd", 0, 0, G_OPTION_ARG_DOUBLE, &wd, "AdamW weight decay (0.1)", "X"},
-        {"clip", 0, 0, G_OPTION_ARG_DOUBLE, &clip, "gradient clip, global norm (1.0)", "X"},
-        {"seed", 0, 0, G_OPTION_ARG_INT64, &seed, "init and data seed (1)", "N"},
-        {"val-every", 0, 0, G_OPTION_ARG_INT, &val_every, "steps between validations (250)", "N"},
-        {"val-windows", 0, 0, G_OPTION_ARG_INT, &val_windows, "validation windows (64)", "N"},
-        {"threads", 0, 0, G_OPTION_ARG_INT, &threads, "threads (2)", "N"},
-        {"device", 0, 0, G_OPTION_ARG_STRING, &device, "where to train: cpu or cuda (cpu)", "cpu|cuda"},
-        {"ckpt-minutes", 0, 0, G_OPTION_ARG_DOUBLE, &ckpt_minutes, "minutes between checkpoints (5)", "X"},
-        {"ckpt-every", 0, 0, G_OPTION_ARG_INT, &ckpt_every, "also checkpoint every N steps", "N"},
-        {"stop-at", 0, 0, G_OPTION_ARG_INT, &stop_at, "stop (with a checkpoint) at this step", "N"},
-        {"max-minutes", 0, 0, G_OPTION_ARG_DOUBLE, &max_minutes, "stop (with a checkpoint) after this many minutes", "X"},
-        {"ref", 0, 0, G_OPTION_ARG_STRING_ARRAY, &refs_s, "baseline line on the plot (repeatable)", "NAME=NATS"},
-        {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "no progress lines", NULL},
+        {"plot-only", 0, 0, G_OPTION_ARG_NONE, &c->plot_only, "only redraw OUT/curves.svg from OUT/log.csv", NULL},
+        {"train", 0, 0, G_OPTION_ARG_FILENAME, &c->train, "training token file", "FILE"},
+        {"val", 0, 0, G_OPTION_ARG_FILENAME, &c->val, "validation token file", "FILE"},
+        {"out", 0, 0, G_OPTION_ARG_FILENAME, &c->out, "output folder (checkpoints, weights, log)", "DIR"},
+        {"resume", 0, 0, G_OPTION_ARG_FILENAME, &c->resume, "continue from a checkpoint", "CKPT"},
+        {"init", 0, 0, G_OPTION_ARG_FILENAME, &c->init, "start from these weights (fine-tuning)", "MODEL"},
+        {"dim", 0, 0, G_OPTION_ARG_INT, &c->dim, "model width (256)", "N"},
+        {"layers", 0, 0, G_OPTION_ARG_INT, &c->layers, "layers (6)", "N"},
+        {"heads", 0, 0, G_OPTION_ARG_INT, &c->heads, "attention heads (8)", "N"},
+        {"hidden", 0, 0, G_OPTION_ARG_INT, &c->hidden, "MLP width (768)", "N"},
+        {"ctx", 0, 0, G_OPTION_ARG_INT, &c->ctx, "model context, tokens (1024)", "N"},
+        {"tied", 0, 0, G_OPTION_ARG_INT, &c->tied, "1: output head shares the embedding (0)", "0|1"},
+        {"batch", 0, 0, G_OPTION_ARG_INT, &c->batch, "windows per step (8)", "B"},
+        {"window", 0, 0, G_OPTION_ARG_INT, &c->window, "tokens per window (= ctx)", "T"},
+        {"steps", 0, 0, G_OPTION_ARG_INT, &c->steps, "length of the lr schedule in steps (20000)", "N"},
+        {"lr", 0, 0, G_OPTION_ARG_DOUBLE, &c->lr, "peak learning rate (1e-3)", "X"},
+        {"min-lr-frac", 0, 0, G_OPTION_ARG_DOUBLE, &c->min_lr, "final lr / peak lr (0.1)", "X"},
+        {"warmup", 0, 0, G_OPTION_ARG_INT, &c->warmup, "warmup steps (200)", "N"},
+        {"wd", 0, 0, G_OPTION_ARG_DOUBLE, &c->wd, "AdamW weight decay (0.1)", "X"},
+        {"clip", 0, 0, G_OPTION_ARG_DOUBLE, &c->clip, "gradient clip, global norm (1.0)", "X"},
+        {"seed", 0, 0, G_OPTION_ARG_INT64, &c->seed, "init and data seed (1)", "N"},
+        {"val-every", 0, 0, G_OPTION_ARG_INT, &c->val_every, "steps between validations (250)", "N"},
+        {"val-windows", 0, 0, G_OPTION_ARG_INT, &c->val_windows, "validation windows (64)", "N"},
+        {"threads", 0, 0, G_OPTION_ARG_INT, &c->threads, "threads (2)", "N"},
+        {"device", 0, 0, G_OPTION_ARG_STRING, &c->device, "where to train: cpu or cuda (cpu)", "cpu|cuda"},
+        {"ckpt-minutes", 0, 0, G_OPTION_ARG_DOUBLE, &c->ckpt_minutes, "minutes between checkpoints (5)", "X"},
+        {"ckpt-every", 0, 0, G_OPTION_ARG_INT, &c->ckpt_every, "also checkpoint every N steps", "N"},
+        {"stop-at", 0, 0, G_OPTION_ARG_INT, &c->stop_at, "stop (with a checkpoint) at this step", "N"},
+        {"max-minutes", 0, 0, G_OPTION_ARG_DOUBLE, &c->max_minutes, "stop (with a checkpoint) after this many minutes", "X"},
+        {"ref", 0, 0, G_OPTION_ARG_STRING_ARRAY, &c->refs_s, "baseline line on the plot (repeatable)", "NAME=NATS"},
+        {"quiet", 'q', 0, G_OPTION_ARG_NONE, &c->quiet, "no progress lines", NULL},
         {NULL},
     };
     GError *err = NULL;
     GOptionContext *oc = g_option_context_new("- train the continuo transformer");
     g_option_context_add_main_entries(oc, entries, NULL);
-    if (!g_option_context_parse(oc, &argc, &argv, &err)) {
+    if (!g_option_context_parse(oc, argc, argv, &err)) {
         fprintf(stderr, "continuo-train: %s\n", err->message);
-        return 2;
+        return FALSE;
     }
     g_option_context_free(oc);
+    return TRUE;
+}
+
+int main(int argc, char **argv)
+{
+    train_cli c;
+    if (!parse_cli(&argc, &argv, &c)) return 2;
+    GError *err = NULL;
     train_plot_ref refs[4];
     int n_refs = 0;
-    for (int i = 0; refs_s && refs_s[i] && n_refs < 4; i++) {
-        char *eq = strchr(refs_s[i], '=');
+    for (int i = 0; c.refs_s && c.refs_s[i] && n_refs < 4; i++) {
+        char *eq = strchr(c.refs_s[i], '=');
         if (!eq) continue;
         *eq = 0;
-        refs[n_refs++] = (train_plot_ref){refs_s[i], g_ascii_strtod(eq + 1, NULL)};
+        refs[n_refs++] = (train_plot_ref){c.refs_s[i], g_ascii_strtod(eq + 1, NULL)};
     }
-    if (plot_only && out) {
-        /* tokens per step come from the checkpoint when there is one */
-        char *log = g_build_filename(out, "log.csv", NULL), *svg = g_build_filename(out, "curves.svg", NULL);
-        char *ck = g_build_filename(out, "ckpt.bin", NULL);
-        train_ckpt_header h;
-        long tps = train_ckpt_read_header(ck, &h, NULL) ? (long)h.hp.B * h.hp.T : 4096;
-        GArray *rows = g_array_new(FALSE, FALSE, sizeof(train_log_row));
-        gboolean ok = train_log_load(log, G_MAXLONG, rows, &err) &&
-                      train_plot_svg(svg, rows, tps, "continuo training", refs, n_refs, 50, &err);
-        if (!ok) fprintf(stderr, "continuo-train: %s\n", err->message);
-        else printf("%s\n", svg);
-        return ok ? 0 : 1;
-    }
-    if (!train || !out) {
+    if (c.plot_only && c.out) return plot_only_run(c.out, refs, n_refs);
+    if (!c.train || !c.out) {
         fprintf(stderr, "continuo-train: --train and --out are required (see --help)\n");
         return 2;
     }
-    gboolean cuda = device && strcmp(device, "cuda") == 0;
-    if (device && !cuda && strcmp(device, "cpu") != 0) {
-        fprintf(stderr, "continuo-train: --device %s: expected cpu or cuda\n", device);
+    gboolean cuda = c.device && strcmp(c.device, "cuda") == 0;
+    if (c.device && !cuda && strcmp(c.device, "cpu") != 0) {
+        fprintf(stderr, "continuo-train: --device %s: expected cpu or cuda\n", c.device);
         return 2;
     }
     /* before anything else: no GPU is one line and exit 1 */
@@ -154,96 +214,71 @@ int main(int argc, char **argv)
     }
 
     /* the data's vocabulary sizes a new model and must match a given one */
-    uint32_t vocab_id = train_data_vocab_id(train, &err);
-    uint32_t val_vocab = vocab_id && val ? train_data_vocab_id(val, &err) : vocab_id;
+    uint32_t vocab_id = train_data_vocab_id(c.train, &err);
+    uint32_t val_vocab = vocab_id && c.val ? train_data_vocab_id(c.val, &err) : vocab_id;
     if (!vocab_id || !val_vocab) {
         fprintf(stderr, "continuo-train: %s\n", err->message);
         return 1;
     }
     if (val_vocab != vocab_id) {
-        fprintf(stderr, "continuo-train: %s uses vocabulary %u, %s vocabulary %u\n", train,
-                vocab_id, val, val_vocab);
+        fprintf(stderr, "continuo-train: %s uses vocabulary %u, %s vocabulary %u\n", c.train,
+                vocab_id, c.val, val_vocab);
         return 1;
     }
 
     train_opts o;
     memset(&o, 0, sizeof o);
     train_hparams *hp = &o.hp;
-    if (resume) {
-        train_ckpt_header h;
-        if (!train_ckpt_read_header(resume, &h, &err)) {
-            fprintf(stderr, "continuo-train: %s\n", err->message);
-            return 1;
-        }
-        o.cfg = h.cfg;
-        *hp = h.hp;
-        if (batch > 0 || window > 0 || seed >= 0)
-            fprintf(stderr, "continuo-train: --batch/--window/--seed ignored on resume (fixed by "
-                            "the checkpoint)\n");
-    } else {
-        if (init) {
-            if (!train_model_read_config(init, &o.cfg, &err)) {
-                fprintf(stderr, "continuo-train: %s\n", err->message);
-                return 1;
-            }
-        } else {
-            o.cfg = (model_config){.dim = dim, .n_layers = layers, .n_heads = heads,
-                                   .hidden_dim = hidden, .vocab_size = tok_vocab_size((int)vocab_id),
-                                   .seq_len = ctx, .vocab_id = (int)vocab_id, .tied = tied,
-                                   .rope_theta = 10000.0f};
-        }
-        *hp = (train_hparams){.B = 8, .T = o.cfg.seq_len, .val_every = 250, .val_windows = 64,
-                              .seed = 1,
-                              .optim = {.lr = 1e-3f, .lr_min_frac = 0.1f, .warmup = 200,
-                                        .total_steps = 20000, .beta1 = 0.9f, .beta2 = 0.95f,
-                                        .eps = 1e-8f, .weight_decay = 0.1f, .grad_clip = 1.0f}};
-        if (batch > 0) hp->B = batch;
-        if (window > 0) hp->T = window;
-        if (seed >= 0) hp->seed = (uint64_t)seed;
+    model_config fresh = {.dim = c.dim, .n_layers = c.layers, .n_heads = c.heads, .hidden_dim = c.hidden,
+                          .vocab_size = tok_vocab_size((int)vocab_id), .seq_len = c.ctx,
+                          .vocab_id = (int)vocab_id, .tied = c.tied, .rope_theta = 10000.0f};
+    if (!start_recipe(&o, c.resume, c.init, &fresh, c.batch, c.window, c.seed, &err)) {
+        fprintf(stderr, "continuo-train: %s\n", err->message);
+        return 1;
     }
     if (o.cfg.vocab_id != (int)vocab_id || o.cfg.vocab_size < tok_vocab_size((int)vocab_id)) {
         fprintf(stderr, "continuo-train: the model uses vocabulary %d (%d tokens), %s vocabulary %u\n",
-                o.cfg.vocab_id, o.cfg.vocab_size, train, vocab_id);
+                o.cfg.vocab_id, o.cfg.vocab_size, c.train, vocab_id);
         return 1;
     }
-    /* recipe options that may change on resume (e.g. a longer schedule) */
+    /* recipe options that may change on c.resume (e.g. a longer schedule) */
     GString *over = g_string_new(NULL);
-#define OVERRIDE_I(v, field, name) if (v >= 0) { if (resume && field != v) g_string_append_printf(over, " %s %d", name, v); field = v; }
-#define OVERRIDE_F(v, field, name) if (!isnan(v)) { if (resume && field != (float)v) g_string_append_printf(over, " %s %g", name, v); field = (float)v; }
-    OVERRIDE_I(steps, hp->optim.total_steps, "--steps");
-    OVERRIDE_I(warmup, hp->optim.warmup, "--warmup");
-    OVERRIDE_I(val_every, hp->val_every, "--val-every");
-    OVERRIDE_I(val_windows, hp->val_windows, "--val-windows");
-    OVERRIDE_F(lr, hp->optim.lr, "--lr");
-    OVERRIDE_F(min_lr, hp->optim.lr_min_frac, "--min-lr-frac");
-    OVERRIDE_F(wd, hp->optim.weight_decay, "--wd");
-    OVERRIDE_F(clip, hp->optim.grad_clip, "--clip");
+#define OVERRIDE_I(v, field, name) if (v >= 0) { if (c.resume && field != v) g_string_append_printf(over, " %s %d", name, v); field = v; }
+#define OVERRIDE_F(v, field, name) if (!isnan(v)) { if (c.resume && field != (float)v) g_string_append_printf(over, " %s %g", name, v); field = (float)v; }
+    OVERRIDE_I(c.steps, hp->optim.total_steps, "--steps");
+    OVERRIDE_I(c.warmup, hp->optim.warmup, "--warmup");
+    OVERRIDE_I(c.val_every, hp->val_every, "--val-every");
+    OVERRIDE_I(c.val_windows, hp->val_windows, "--val-windows");
+    OVERRIDE_F(c.lr, hp->optim.lr, "--lr");
+    OVERRIDE_F(c.min_lr, hp->optim.lr_min_frac, "--min-lr-frac");
+    OVERRIDE_F(c.wd, hp->optim.weight_decay, "--wd");
+    OVERRIDE_F(c.clip, hp->optim.grad_clip, "--clip");
     if (over->len) fprintf(stderr, "continuo-train: resuming with a changed recipe:%s\n", over->str);
     g_string_free(over, TRUE);
 
-    o.train_path = train;
-    o.val_path = val;
-    o.out_dir = out;
-    o.resume_path = resume;
-    o.init_path = init;
-    o.threads = threads;
+    o.train_path = c.train;
+    o.val_path = c.val;
+    o.out_dir = c.out;
+    o.resume_path = c.resume;
+    o.init_path = c.init;
+    o.threads = c.threads;
     o.device = cuda ? "cuda" : "cpu";
-    o.ckpt_minutes = ckpt_minutes;
-    o.ckpt_every = ckpt_every;
-    o.stop_at = stop_at;
-    o.max_minutes = max_minutes;
-    o.quiet = quiet;
+    o.ckpt_minutes = c.ckpt_minutes;
+    o.ckpt_every = c.ckpt_every;
+    o.stop_at = c.stop_at;
+    o.max_minutes = c.max_minutes;
+    o.quiet = c.quiet;
     o.refs = refs;
     o.n_refs = n_refs;
 
-    openblas_set_num_threads(threads);
+    openblas_set_num_threads(c.threads);
     double fpt = train_flops_per_token(&o.cfg, hp->T);
     if (cuda) {
         /* the CPU's sgemm peak says nothing about the GPU: FLOPs only */
         fprintf(stderr, "train_flops_per_token: %.1f MFLOP\n", fpt / 1e6);
     } else {
         double peak = sgemm_peak();
-        fprintf(stderr, "sgemm_512x256x768: %.1f GFLOP/s (%d threads)\n", peak, threads);
+        fprintf(stderr, "sgemm_512x256x768: %.1f GFLOP/s (%d threads)\n", peak, c.threads);
         fprintf(stderr, "train_flops_per_token: %.1f MFLOP (tokens/s at the sgemm peak: %.0f)\n",
                 fpt / 1e6, peak * 1e9 / fpt);
         o.peak_gflops = peak;
@@ -258,12 +293,12 @@ int main(int argc, char **argv)
 
     gboolean ok = train_run(&o, &err);
     if (!ok) fprintf(stderr, "continuo-train: %s\n", err->message);
-    g_strfreev(refs_s);
-    g_free(train);
-    g_free(val);
-    g_free(out);
-    g_free(resume);
-    g_free(init);
-    g_free(device);
+    g_strfreev(c.refs_s);
+    g_free(c.train);
+    g_free(c.val);
+    g_free(c.out);
+    g_free(c.resume);
+    g_free(c.init);
+    g_free(c.device);
     return ok ? 0 : 1;
 }
