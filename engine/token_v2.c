@@ -301,3 +301,13 @@ GArray *tok2_decode_tokens(const int *tokens, size_t n, double start_time, doubl
     g_array_append_vals(evs, buf, (guint)k);
     return evs;
 }
+
+int tok2_v1_equivalent(int t)
+{
+    if (t >= 0 && t < TOK_VOCAB_SIZE) return t;
+    if (t >= TOK2_P_NOTE_ON && t < TOK2_P_NOTE_ON + 128) return TOK_NOTE_ON + (t - TOK2_P_NOTE_ON);
+    if (t >= TOK2_P_NOTE_OFF && t < TOK2_P_NOTE_OFF + 128) return TOK_NOTE_OFF + (t - TOK2_P_NOTE_OFF);
+    if (t >= TOK2_P_VELOCITY && t < TOK2_P_VELOCITY + TOK_VEL_BINS)
+        return TOK_VELOCITY + (t - TOK2_P_VELOCITY);
+    return -1;
+}

@@ -80,6 +80,10 @@ static inline bool tok2_is_dynamics(int t) { return t >= TOK2_DYNAMICS && t < TO
 static inline bool tok2_is_control(int t) { return tok2_is_density(t) || tok2_is_dynamics(t); }
 /* Role of a note or velocity token (-1 for shifts, controls, specials). */
 int tok2_role(int t);
+/* The v1 token that means the most nearly the same as v2 token t (itself for
+ * the shared ids; a performer note -> the same note of v1), or -1 for the
+ * controls. Warm-starting a v2 model from v1 weights copies these rows. */
+int tok2_v1_equivalent(int t);
 
 /* Names: v1 names for ids < 396, then "P_NOTE_ON_60", "P_NOTE_OFF_60",
  * "P_VELOCITY_20", "DENSITY_5", "DYNAMICS_4". */

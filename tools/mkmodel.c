@@ -4,6 +4,7 @@
 #include "model.h"
 #include "model_random.h"
 #include "error.h"
+#include "train_widen.h"
 
 int main(int argc, char **argv)
 {
@@ -13,6 +14,7 @@ int main(int argc, char **argv)
     gint seed = 1;
     gdouble std = 0.02, theta = c.rope_theta;
     gboolean untied = FALSE;
+    char *widen = NULL;
     GOptionEntry entries[] = {
         {"output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "weights file to write (required)", "FILE"},
         {"dim", 0, 0, G_OPTION_ARG_INT, &c.dim, "model width (256)", "N"},
@@ -26,6 +28,7 @@ int main(int argc, char **argv)
         {"untied", 0, 0, G_OPTION_ARG_NONE, &untied, "separate output head (default: tied)", NULL},
         {"seed", 0, 0, G_OPTION_ARG_INT, &seed, "random seed (1)", "S"},
         {"std", 0, 0, G_OPTION_ARG_DOUBLE, &std, "standard deviation of the weights (0.02)", "X"},
+        {"widen-from", 0, 0, G_OPTION_ARG_FILENAME, &widen, "instead: widen this v1 model to token vocabulary v2 (a warm start for v2 training: each v2 token's rows copied from its v1 equivalent, controls random)", "V1.bin"},
         {NULL},
     };
     GOptionContext *ctx = g_option_context_new("- write a random-initialized continuo model file");
@@ -38,6 +41,15 @@ int main(int argc, char **argv)
         return 2;
     }
     g_option_context_free(ctx);
+    if (widen) {
+        gboolean ok = train_widen_to_v2(widen, out, (guint32)seed, &err);
+        if (!ok) fprintf(stderr, "continuo-mkmodel: %s\n", err->message);
+        else fprintf(stderr, "continuo-mkmodel: wrote %s (%s widened to vocabulary v2)\n", out, widen);
+        g_clear_error(&err);
+        g_free(widen);
+        g_free(out);
+        return ok ? 0 : 1;
+    }
     c.tied = untied ? 0 : 1;
     c.rope_theta = (float)theta;
     if (!model_config_check(&c, &err)) {

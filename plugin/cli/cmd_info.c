@@ -6,8 +6,14 @@
 #include "commands.h"
 #include "model.h"
 #include "token.h"
+#include "token_v2.h"
 
-static const char *vocab_name(int id) { return id == TOK_VOCAB_ID ? "performance v1" : "unknown"; }
+static const char *vocab_name(int id)
+{
+    return id == TOK_VOCAB_ID    ? "performance v1"
+           : id == TOK2_VOCAB_ID ? "performance v2: performer/model roles, density/dynamics controls"
+                                 : "unknown";
+}
 
 int cmd_info(int argc, char **argv)
 {
@@ -51,7 +57,7 @@ int cmd_info(int argc, char **argv)
         printf(")");
     }
     printf("\n");
-    if (c->vocab_id != TOK_VOCAB_ID)
+    if (!tok_vocab_size(c->vocab_id))
         fprintf(stderr, "continuo info: %s: vocabulary id %d is not one this build knows\n", path,
                 c->vocab_id);
     model_free(m);
