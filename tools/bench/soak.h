@@ -1,6 +1,8 @@
-/* soak.h — the installation on a virtual clock: a solo session (with the
- * health watch and the rotating recorder) driven as the live host drives it,
- * pass after pass, but as fast as the model allows. Shared by the soak test
+/* soak.h — the installation on a virtual clock: a solo session driven by
+ * the shipped session driver (plugin/driver.h) with the shipped duties
+ * (plugin/duties.h: the health watch, the rotating recorder on its thread),
+ * pass after pass as the live hosts run it, but as fast as the model allows:
+ * the host table is a virtual clock whose output is the meter below. Shared by the soak test
  * (tests/test_soak.c, one simulated hour) and `continuo-bench soak`
  * (tools/bench/bench_soak.c, N hours).
  *
