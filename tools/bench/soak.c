@@ -179,7 +179,6 @@ static gboolean soak_results(soak_host *h, session *s, duties *d, GError **err)
         r->files_deleted = ds.files_deleted;
     }
     r->seconds = now;
-    r->rss_end_kb = soak_rss_kb();
     if (r->rss_end_kb > r->rss_max_kb) r->rss_max_kb = r->rss_end_kb;
     if (r->rss_start_kb == 0) r->rss_start_kb = r->rss_end_kb;
     if (r->density_min == INFINITY) r->density_min = 0;
@@ -230,6 +229,7 @@ gboolean soak_run(const soak_config *c, soak_result *r, GError **err)
         }
         r->passes++;
     }
+    r->rss_end_kb = soak_rss_kb(); /* before the shutdown's one-off write of the last file */
     driver_finish(drv, s); /* shutdown as the host does it: panic, every note-off out */
     gboolean ok = soak_results(&h, s, d, err);
     log_set_level(level);

@@ -41,7 +41,10 @@ void soak_config_defaults(soak_config *c);
 typedef struct {
     double seconds;             /* simulated */
     long passes, notes, events;
-    long rss_start_kb, rss_end_kb, rss_max_kb; /* start: after the first simulated minute */
+    /* start: after the first simulated minute; end: after the last pass, before
+     * the shutdown writes the last file (a one-off peak, on the main thread's
+     * heap while the recorder thread's own heap held the earlier writes) */
+    long rss_start_kb, rss_end_kb, rss_max_kb;
     double longest_silence;     /* s with no model note sounding */
     int longest_repeat;         /* notes (see health.h for the definition) */
     double density_min, density_max; /* notes per second over a window (full windows) */
