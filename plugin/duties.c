@@ -44,7 +44,7 @@ duties *duties_new(const duties_config *c, GError **err)
 void duties_free(duties *d)
 {
     if (!d) return;
-    if (d->rec) recorder_close(d->rec, -INFINITY, NULL);
+    if (d->rec) recorder_close(d->rec, -INFINITY, NULL, NULL);
     health_free(d->h);
     reload_box_free(d->box);
     g_free(d);
@@ -131,7 +131,10 @@ gboolean duties_finish(duties *d, session *s, double end, GError **err)
     if (!d->rec) return TRUE;
     handoff(d, s, end);
     d->st.record_errors = recorder_errors(d->rec);
-    gboolean ok = recorder_close(d->rec, end, err);
+    rotate_stats rs;
+    gboolean ok = recorder_close(d->rec, end, &rs, err);
+    d->st.files_done = rs.files_done;
+    d->st.files_deleted = rs.files_deleted;
     d->rec = NULL;
     return ok;
 }

@@ -1,6 +1,6 @@
 /* duties.h — the installation's duties, done on the session's own thread
- * once per pass whatever the host (the ALSA pump, plugin/pump.c; the JACK
- * worker can call the same three functions):
+ * once per pass whatever the host (the session driver, plugin/driver.c,
+ * calls them for the JACK worker, the ALSA pump and the soak):
  *   - the health watch (engine/health.h): each released event observed,
  *     responses applied to the session, a broken model reported;
  *   - the rotating recording: every second the session's new recording
@@ -11,11 +11,11 @@
  *     e.g. the main loop that took the signal and ran jam_preset_load) is
  *     applied at the next pass with session_apply_config, without a gap.
  *
- * In a host's worker pass:
+ * In the driver's pass:
  *     for each event released: duties_observe(d, &ev);
  *     session_step(s, now);
  *     if (duties_pass(d, s, now) & DUTIES_STOP) ...stop the jam, exit status 1...
- * and after the worker has stopped: duties_finish(d, s, end, &err).
+ * and after the host has stopped: duties_finish(d, s, end, &err).
  * duties_observe and duties_pass never block on I/O (the recorder has its
  * thread; the reload box is only tried); they are not RT safe (a mutex, some
  * allocation): worker thread, never a process callback. */
@@ -63,6 +63,7 @@ typedef struct {
     long health_silence, health_loop, health_relax, health_crowd;
     long reloads, reload_errors;
     long record_errors;
+    long files_done, files_deleted; /* rotated files cut and pruned (after duties_finish) */
     bool broken;
 } duties_stats;
 void duties_get_stats(const duties *d, duties_stats *st);

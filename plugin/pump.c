@@ -5,12 +5,12 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
+#include "driver.h"
 #include "duties.h"
 #include "error.h"
 #include "log.h"
 #include "pump.h"
 
-#define TAKE_MAX 128
 #define IN_MAX 256
 
 struct pump {
@@ -18,10 +18,12 @@ struct pump {
     session *s;
     pump_host host;
     duties *d;
-    atomic_int stop, reload, panic;
+    driver *drv;
+    atomic_int stop, reload;
+    double now;     /* host time after the latest wait */
     double last_in; /* latest input time (inputs must not go back) */
-    cn_event take[TAKE_MAX];
     cn_event in[IN_MAX];
+    int n_in, i_in; /* events from the latest wait, and how many were heard */
     pump_stats st;
 };
 
@@ -33,6 +35,50 @@ void pump_config_defaults(pump_config *c)
     c->horizon = 0.05;
     c->use_health = true;
     health_config_defaults(&c->health, NULL);
+}
+
+/* ---------------------------------------------------------------------------
+ * the driver's host table (plugin/driver.h) */
+
+/* Events due from now + margin: the sequencer queues them with their times. */
+static double host_next(void *ctx, double *until)
+{
+    pump *p = ctx;
+    double t = p->host.now(p->host.ctx) + p->cfg.margin;
+    *until = t + p->cfg.horizon;
+    return t;
+}
+
+/* The latest wait's input, times clamped to be non-decreasing and not
+ * after the clock. */
+static bool host_pop(void *ctx, cn_event *e)
+{
+    pump *p = ctx;
+    if (p->i_in >= p->n_in) return false;
+    *e = p->in[p->i_in++];
+    if (!(e->time <= p->now)) e->time = p->now;
+    if (e->time < p->last_in) e->time = p->last_in;
+    p->last_in = e->time;
+    return true;
+}
+
+static size_t host_space(void *ctx) { return SIZE_MAX; }
+
+static bool host_push(void *ctx, const cn_event *e)
+{
+    pump *p = ctx;
+    if (e->time < p->host.now(p->host.ctx)) p->st.late++;
+    GError *err = NULL;
+    if (p->host.send(p->host.ctx, e, &err)) return true;
+    if (p->st.send_errors++ == 0) log_error("%s", err ? err->message : "send failed");
+    g_clear_error(&err);
+    return false;
+}
+
+static void host_flush(void *ctx)
+{
+    pump *p = ctx;
+    if (p->host.flush) p->host.flush(p->host.ctx);
 }
 
 pump *pump_new(const pump_config *c, session *s, const pump_host *host, GError **err)
@@ -51,23 +97,32 @@ pump *pump_new(const pump_config *c, session *s, const pump_host *host, GError *
     p->host = *host;
     p->d = d;
     p->last_in = -INFINITY;
+    driver_host dh = {p, host_next, host_pop, NULL, host_space, host_push, host_flush};
+    driver_config dcfg = {.duties = d};
+    p->drv = driver_new(&dh, &dcfg);
     return p;
 }
 
 void pump_free(pump *p)
 {
     if (!p) return;
+    driver_free(p->drv);
     duties_free(p->d);
     g_free(p);
 }
 
 void pump_stop(pump *p) { atomic_store(&p->stop, 1); }
 void pump_request_reload(pump *p) { atomic_store(&p->reload, 1); }
-void pump_request_panic(pump *p) { atomic_store(&p->panic, 1); }
+void pump_request_panic(pump *p) { driver_request_panic(p->drv); }
 
 void pump_get_stats(const pump *p, pump_stats *st)
 {
     *st = p->st;
+    driver_stats dst;
+    driver_get_stats(p->drv, &dst);
+    st->passes = (long)dst.passes;
+    st->events_in = (long)dst.events_in;
+    st->events_out = (long)dst.events_out;
     duties_stats ds;
     duties_get_stats(p->d, &ds);
     st->health_silence = ds.health_silence;
@@ -81,31 +136,6 @@ void pump_get_stats(const pump *p, pump_stats *st)
 
 /* ---------------------------------------------------------------------------
  * pieces of a pass */
-
-static bool send_due(pump *p, double from, double until)
-{
-    bool ok = true;
-    int n;
-    while ((n = session_take_due(p->s, from, until, p->take, TAKE_MAX)) > 0) {
-        double now = p->host.now(p->host.ctx);
-        for (int i = 0; i < n; i++) {
-            const cn_event *e = &p->take[i];
-            if (e->time < now) p->st.late++;
-            GError *err = NULL;
-            if (!p->host.send(p->host.ctx, e, &err)) {
-                if (p->st.send_errors++ == 0) log_error("%s", err ? err->message : "send failed");
-                g_clear_error(&err);
-                ok = false;
-            } else {
-                p->st.events_out++;
-            }
-            duties_observe(p->d, e);
-        }
-        if (n < TAKE_MAX) break;
-    }
-    if (p->host.flush) p->host.flush(p->host.ctx);
-    return ok;
-}
 
 /* SIGHUP: the preset is read here (the pump's thread is the main thread)
  * and applied by the duties at this pass. */
@@ -151,48 +181,35 @@ static void take_signals(pump *p)
 int pump_run(pump *p)
 {
     int status = 0;
-    double start = p->host.now(p->host.ctx), now = start;
+    double start = p->host.now(p->host.ctx);
     for (;;) {
         GError *err = NULL;
-        int n = p->host.wait(p->host.ctx, p->cfg.pass, p->in, IN_MAX, &err);
-        now = p->host.now(p->host.ctx);
-        if (n < 0) {
+        p->n_in = p->host.wait(p->host.ctx, p->cfg.pass, p->in, IN_MAX, &err);
+        p->i_in = 0;
+        p->now = p->host.now(p->host.ctx);
+        if (p->n_in < 0) {
+            p->n_in = 0;
             log_error("%s", err ? err->message : "the host failed");
             g_clear_error(&err);
             status = 1;
             break;
         }
-        for (int i = 0; i < n; i++) {
-            cn_event e = p->in[i];
-            if (!(e.time <= now)) e.time = now;
-            if (e.time < p->last_in) e.time = p->last_in;
-            p->last_in = e.time;
-            session_input(p->s, &e);
-            p->st.events_in++;
-        }
-        double t = now + p->cfg.margin;
-        if (atomic_exchange(&p->panic, 0)) session_panic(p->s, t);
-        if (!send_due(p, t, t + p->cfg.horizon) && p->st.send_errors > 100) {
+        if (p->cfg.signals) take_signals(p);
+        if (atomic_exchange(&p->reload, 0)) do_reload(p);
+        if (driver_pass(p->drv, p->s) & DUTIES_STOP) status = 1, atomic_store(&p->stop, 1);
+        if (p->st.send_errors > 100) {
             log_error("the host refuses events (%ld errors): stopping", p->st.send_errors);
             status = 1; /* a host that cannot take events any more */
             break;
         }
-        session_step(p->s, t);
-        if (p->cfg.signals) take_signals(p);
-        if (atomic_exchange(&p->reload, 0)) do_reload(p);
-        if (duties_pass(p->d, p->s, t) & DUTIES_STOP) status = 1, atomic_store(&p->stop, 1);
-        p->st.passes++;
-        if (p->cfg.duration > 0 && now - start >= p->cfg.duration) break;
+        if (p->cfg.duration > 0 && p->now - start >= p->cfg.duration) break;
         if (atomic_load(&p->stop)) break;
     }
 
     /* The way out: every note ends, on the host and in the recording. */
-    double t = now + p->cfg.margin;
-    session_panic(p->s, t);
-    send_due(p, t, INFINITY);
+    double t = driver_finish(p->drv, p->s);
     if (p->host.finish) p->host.finish(p->host.ctx, 1.0);
-    now = p->host.now(p->host.ctx);
-    double end = MAX(now, t);
+    double end = MAX(p->host.now(p->host.ctx), t);
     p->st.end_time = end;
     GError *err = NULL;
     if (!duties_finish(p->d, p->s, end, &err)) {

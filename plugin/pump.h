@@ -1,10 +1,11 @@
 /* pump.h — the session loop for hosts that schedule ahead (the ALSA
- * sequencer): one thread hears the input, hands the session's due events to
- * the host with their times, lets the session generate, and runs the
- * installation's duties (health watch, rotating recorder, preset reload,
- * signals). Everything above the host's own calls lives here, so a test can
- * drive it with a fake host on a virtual clock (tests/test_pump.c), and the
- * ALSA client (plugin/alsa/alsa_client.c) is only the calls to libasound.
+ * sequencer): one thread waits for the host's input and runs the session
+ * driver's pass (plugin/driver.h: hear the input, hand the session's due
+ * events to the host with their times, generate, the installation's duties:
+ * health watch, rotating recorder, preset reload), and takes the signals.
+ * Everything above the host's own calls lives here, so a test can drive it
+ * with a fake host on a virtual clock (tests/test_pump.c), and the ALSA
+ * client (plugin/alsa/alsa_client.c) is only the calls to libasound.
  *
  * Unlike JACK, such a host has no process callback: it queues an event with
  * a timestamp and its own timer plays it. So each pass hands out the events
@@ -12,15 +13,14 @@
  * the host's wait (input or timeout) between passes.
  *
  * A pass (at most `pass` seconds apart, sooner when input arrives):
- *   1. input heard -> session_input (times clamped to be non-decreasing);
- *   2. due events -> host send (never before now + margin), and to the
- *      installation's duties (plugin/duties.h: the health watch);
- *   3. session_step(now + margin); signals: SIGINT/SIGTERM stop, SIGHUP
- *      reads the preset again (cfg.reload, on this thread);
- *   4. the duties' pass: health responses, the reloaded preset applied
- *      without a gap, and every second the session's recording handed to
- *      the recorder thread (plugin/recorder.c; file I/O never delays
- *      generation), which cuts, checkpoints and prunes the files.
+ *   1. signals: SIGINT/SIGTERM stop, SIGHUP reads the preset again
+ *      (cfg.reload, on this thread) for the duties to apply in this pass;
+ *   2. the driver's pass at next = now + margin: input heard (times clamped
+ *      to be non-decreasing and not after now), due events -> host send,
+ *      session_step(next), the duties' pass (health responses, the reloaded
+ *      preset applied without a gap, and every second the session's
+ *      recording handed to the recorder thread, plugin/recorder.c: file I/O
+ *      never delays generation).
  * On the way out (stop, --duration, host failure, a broken model): panic,
  * every note-off sent, the host's finish (let its queue play them), the
  * recording written. Not real-time safe: it is the worker side. */

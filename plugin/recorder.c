@@ -86,7 +86,7 @@ long recorder_errors(recorder *r)
     return e;
 }
 
-gboolean recorder_close(recorder *r, double now, GError **err)
+gboolean recorder_close(recorder *r, double now, rotate_stats *st, GError **err)
 {
     g_mutex_lock(&r->mu);
     r->stop = true;
@@ -101,6 +101,7 @@ gboolean recorder_close(recorder *r, double now, GError **err)
     }
     gboolean ok = r->first_error == NULL;
     if (!ok) g_propagate_error(err, r->first_error);
+    if (st) rotate_get_stats(r->rot, st);
     rotate_free(r->rot);
     g_array_free(r->inbox, TRUE);
     g_mutex_clear(&r->mu);

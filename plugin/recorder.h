@@ -20,9 +20,10 @@ typedef struct recorder recorder;
 recorder *recorder_new(const rotate_config *c, GError **err);
 /* Events (any thread; not RT safe) and the current time of the session. */
 void recorder_push(recorder *r, const cn_event *ev, guint n, double now);
-/* Stops the thread, writes the last file (notes ended at `now`), frees.
+/* Stops the thread, writes the last file (notes ended at `now`), fills *st
+ * with the rotator's final figures (st may be NULL), frees.
  * FALSE + err if any write failed during the run or now (the first error). */
-gboolean recorder_close(recorder *r, double now, GError **err);
+gboolean recorder_close(recorder *r, double now, rotate_stats *st, GError **err);
 
 /* Write failures so far (each logged once a minute at most). */
 long recorder_errors(recorder *r);

@@ -15,6 +15,7 @@
 #include "jack_client.h"
 #include "jackd.h"
 #include "ring.h"
+#include "rtqueue.h"
 
 /* ----------------------------------------------------------------------------
  * Sizes */
@@ -25,12 +26,6 @@
 #define HIST_BINS 20000      /* callback-duration histogram: 0.5 us bins up to 10 ms */
 #define HIST_BIN_US 0.5
 #define XRUN_SHADOW 8        /* cycles after a server xrun whose lateness is the xrun's */
-
-/* An event for the synth inside one cycle (offset in frames). */
-typedef struct {
-    uint32_t offset;
-    cn_event ev; /* time unused */
-} synth_slot;
 
 struct jack_host {
     jack_client_t *client;
@@ -60,9 +55,8 @@ struct jack_host {
     bool active;
 
     /* RT-thread state (touched only by process once active) */
-    rt_event *pending; /* PENDING_MAX, sorted by frame, equal frames in arrival order */
-    int n_pending;
-    synth_slot *slots_in, *slots_out; /* SYNTH_EVENTS_MAX each */
+    rtqueue *pending;  /* PENDING_MAX output events waiting for their cycle */
+    rt_slot *slots_in, *slots_out; /* SYNTH_EVENTS_MAX each */
     float *interleave;                /* 2 * CAPTURE_PERIOD_MAX */
     uint64_t cycle64;                 /* unwrapped start frame of the current cycle */
     uint64_t prev_end;                /* frame after the previous cycle processed */
@@ -95,52 +89,89 @@ static inline uint64_t monotonic_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Inserts into the sorted pending list after every event of equal or earlier
- * frame (keeps the worker's order). Returns false when the list is full. */
-static bool pending_insert(jack_host *h, const rt_event *ev)
+static inline void count(atomic_uint_least64_t *c, uint64_t v)
 {
-    if (h->n_pending >= PENDING_MAX) return false;
-    int i = h->n_pending;
-    while (i > 0 && h->pending[i - 1].frame > ev->frame) {
-        h->pending[i] = h->pending[i - 1];
-        i--;
-    }
-    h->pending[i] = *ev;
-    h->n_pending++;
-    return true;
+    if (v) atomic_fetch_add_explicit(c, v, memory_order_relaxed);
 }
 
-/* Renders the synth over [0, nframes) applying the two offset-sorted event
- * lists at their offsets (input first at equal offsets). */
-static void render_audio(jack_host *h, float *l, float *r, uint32_t nframes, const synth_slot *a,
-                         int na, const synth_slot *b, int nb)
+/* One cycle's output: midi_out written in order, the synth's slots, counts. */
+typedef struct {
+    jack_host *h;
+    void *outbuf;
+    uint64_t gap_start; /* frames from here to the cycle start were skipped */
+    bool xrun_shadow;
+    int n_slots;
+    uint64_t written, late, late_skipped, late_by, dropped;
+} cycle_out;
+
+static void out_emit(void *arg, const rt_event *p, uint32_t offset, uint64_t late_by)
 {
-    uint32_t done = 0;
-    int ia = 0, ib = 0;
-    while (ia < na || ib < nb) {
-        const synth_slot *s = (ib >= nb || (ia < na && a[ia].offset <= b[ib].offset)) ? &a[ia++]
-                                                                                     : &b[ib++];
-        uint32_t at = s->offset < nframes ? s->offset : nframes;
-        if (at > done) {
-            synth_render(h->synth, l + done, r + done, (int)(at - done));
-            done = at;
-        }
-        synth_event(h->synth, &s->ev);
+    cycle_out *o = arg;
+    if (late_by) {
+        if (p->frame >= o->gap_start || o->xrun_shadow) o->late_skipped++;
+        else o->late++;
+        o->late_by = late_by;
     }
-    if (done < nframes) synth_render(h->synth, l + done, r + done, (int)(nframes - done));
+    uint8_t msg[3];
+    size_t len = midi_msg_encode(p->type, p->channel, p->a, p->b, msg);
+    if (len && jack_midi_event_write(o->outbuf, offset, msg, len) == 0) o->written++;
+    else o->dropped++;
+    if (o->h->synth && o->n_slots < SYNTH_EVENTS_MAX)
+        o->h->slots_out[o->n_slots++] = (rt_slot){offset, p->type, p->channel, p->a, p->b};
 }
 
-static int jack_host_process(jack_nframes_t nframes, void *arg)
+/* The transport (RT safe per JACK's docs) into the sync ring: every cycle
+ * while a timebase master gives BBT, once when it stops giving it. Returns
+ * 1 when an item was pushed, -1 when the ring was full, 0 when none was due. */
+static int read_transport(jack_host *h, uint64_t cycle)
 {
-    jack_host *h = arg;
-    uint64_t t0 = monotonic_ns();
-    h->synth = atomic_load_explicit(&h->synth_pub, memory_order_acquire);
+    jack_position_t pos;
+    jack_transport_state_t ts = jack_transport_query(h->client, &pos);
+    bool valid = (pos.valid & JackPositionBBT) && pos.beats_per_minute > 0 &&
+                 pos.beats_per_bar > 0 && pos.ticks_per_beat > 0;
+    bool report = valid || h->tp_valid;
+    h->tp_valid = valid;
+    if (!report) return 0;
+    rt_sync sy = {.frame = cycle, .kind = RT_SYNC_TRANSPORT, .valid = valid,
+                  .rolling = ts == JackTransportRolling};
+    if (valid) {
+        /* BBT may describe a moment bbt_offset frames before the cycle */
+        if ((pos.valid & JackBBTFrameOffset) && pos.bbt_offset <= cycle)
+            sy.frame = cycle - pos.bbt_offset;
+        sy.bar = pos.bar - 1;
+        sy.bar_beat = (pos.beat - 1) + pos.tick / pos.ticks_per_beat;
+        sy.bpm = pos.beats_per_minute;
+        sy.beats_per_bar = pos.beats_per_bar;
+    }
+    return ring_push(h->sync, &sy) ? 1 : -1;
+}
 
+/* The rendered cycle, interleaved, into the WAV writer's ring. */
+static void capture(jack_host *h, const float *l, const float *r, uint32_t nframes)
+{
+    if (nframes > CAPTURE_PERIOD_MAX) {
+        atomic_fetch_add_explicit(&h->audio_drops, nframes, memory_order_relaxed);
+        return;
+    }
+    for (uint32_t i = 0; i < nframes; i++) {
+        h->interleave[2 * i] = l[i];
+        h->interleave[2 * i + 1] = r[i];
+    }
+    size_t put = ring_write(h->capture, h->interleave, nframes);
+    if (put < nframes)
+        atomic_fetch_add_explicit(&h->audio_drops, nframes - put, memory_order_relaxed);
+}
+
+/* The cycle's 64-bit start frame, published; skipped frames reported from
+ * *gap_start (the previous cycle's end); *xrun_shadow while lateness is a
+ * recent server xrun's. */
+static uint64_t begin_cycle(jack_host *h, uint32_t nframes, uint64_t *gap_start, bool *xrun_shadow)
+{
     /* Unwrap the 32-bit frame time: the low bits stay JACK's. */
     uint32_t f32 = jack_last_frame_time(h->client);
     bool first = !atomic_load_explicit(&h->started, memory_order_relaxed);
     h->cycle64 = first ? f32 : h->cycle64 + (uint32_t)(f32 - (uint32_t)h->cycle64);
-    uint64_t cycle = h->cycle64, cycle_end = cycle + nframes;
+    uint64_t cycle = h->cycle64;
     if (first) {
         atomic_store_explicit(&h->start_frame, cycle, memory_order_relaxed);
         atomic_store_explicit(&h->started, true, memory_order_release);
@@ -149,14 +180,15 @@ static int jack_host_process(jack_nframes_t nframes, void *arg)
     }
     /* Frames the server ran without us (an xrun skipped our callback): events
      * due in them can only go out late, and are counted apart from ours. */
-    uint64_t gap_start = h->prev_end;
-    if (cycle > gap_start) {
-        uint64_t skip[2] = {gap_start, cycle - gap_start};
+    uint64_t gap = h->prev_end;
+    *gap_start = gap;
+    if (cycle > gap) {
+        uint64_t skip[2] = {gap, cycle - gap};
         ring_push(h->skips, skip); /* full: only the report loses it, the counters keep it */
         atomic_fetch_add_explicit(&h->cycles_skipped, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&h->frames_skipped, cycle - gap_start, memory_order_relaxed);
+        atomic_fetch_add_explicit(&h->frames_skipped, cycle - gap, memory_order_relaxed);
     }
-    h->prev_end = cycle_end;
+    h->prev_end = cycle + nframes;
     /* After a server xrun the dummy (and any) driver catches up: cycles then
      * come sooner than their frames say, so events handed over in time by
      * the clock can still miss them. Lateness within XRUN_SHADOW cycles of an
@@ -168,8 +200,20 @@ static int jack_host_process(jack_nframes_t nframes, void *arg)
     } else if (h->cycles_since_xrun < 1000000) {
         h->cycles_since_xrun++;
     }
-    bool xrun_shadow = h->cycles_since_xrun < XRUN_SHADOW;
+    *xrun_shadow = h->cycles_since_xrun < XRUN_SHADOW;
     atomic_store_explicit(&h->cycle_frame, cycle, memory_order_release);
+    return cycle;
+}
+
+static int jack_host_process(jack_nframes_t nframes, void *arg)
+{
+    jack_host *h = arg;
+    uint64_t t0 = monotonic_ns();
+    h->synth = atomic_load_explicit(&h->synth_pub, memory_order_acquire);
+
+    uint64_t gap_start;
+    bool xrun_shadow;
+    uint64_t cycle = begin_cycle(h, nframes, &gap_start, &xrun_shadow), cycle_end = cycle + nframes;
 
     /* 1. Input: stamp in absolute frames, hand to the worker. */
     int n_in_slots = 0;
@@ -191,63 +235,21 @@ static int jack_host_process(jack_nframes_t nframes, void *arg)
         got++;
         if (!ring_push(h->in, &ev)) dropped++;
         if (h->synth && h->synth_input && n_in_slots < SYNTH_EVENTS_MAX)
-            h->slots_in[n_in_slots++] =
-                (synth_slot){e.time, {0, ev.type, ev.channel, ev.a, ev.b}};
+            h->slots_in[n_in_slots++] = (rt_slot){e.time, ev.type, ev.channel, ev.a, ev.b};
     }
 
-    /* 1b. The transport (RT safe per JACK's docs): every cycle while a
-     * timebase master gives BBT, once when it stops giving it. */
-    if (h->sync_transport) {
-        jack_position_t pos;
-        jack_transport_state_t ts = jack_transport_query(h->client, &pos);
-        bool valid = (pos.valid & JackPositionBBT) && pos.beats_per_minute > 0 &&
-                     pos.beats_per_bar > 0 && pos.ticks_per_beat > 0;
-        if (valid || h->tp_valid) {
-            rt_sync sy = {.frame = cycle, .kind = RT_SYNC_TRANSPORT, .valid = valid,
-                          .rolling = ts == JackTransportRolling};
-            if (valid) {
-                /* BBT may describe a moment bbt_offset frames before the cycle */
-                if ((pos.valid & JackBBTFrameOffset) && pos.bbt_offset <= cycle)
-                    sy.frame = cycle - pos.bbt_offset;
-                sy.bar = pos.bar - 1;
-                sy.bar_beat = (pos.beat - 1) + pos.tick / pos.ticks_per_beat;
-                sy.bpm = pos.beats_per_minute;
-                sy.beats_per_bar = pos.beats_per_bar;
-            }
-            if (ring_push(h->sync, &sy)) synced++;
-            else sync_dropped++;
-        }
-        h->tp_valid = valid;
-    }
+    /* 1b. The transport. */
+    int tp = h->sync_transport ? read_transport(h, cycle) : 0;
+    if (tp > 0) synced++;
+    if (tp < 0) sync_dropped++;
 
     /* 2. Output: merge newly queued events, write the due ones in order. */
     rt_event ev;
-    while (h->n_pending < PENDING_MAX && ring_pop(h->out, &ev)) pending_insert(h, &ev);
-    void *outbuf = jack_port_get_buffer(h->midi_out, nframes);
-    jack_midi_clear_buffer(outbuf);
-    int n_out_slots = 0, k = 0;
-    uint64_t written = 0, late = 0, late_skipped = 0, late_by = 0, out_dropped = 0;
-    for (; k < h->n_pending && h->pending[k].frame < cycle_end; k++) {
-        const rt_event *p = &h->pending[k];
-        uint32_t offset = 0;
-        if (p->frame < cycle) {
-            if (p->frame >= gap_start || xrun_shadow) late_skipped++;
-            else late++;
-            late_by = cycle - p->frame;
-        } else {
-            offset = (uint32_t)(p->frame - cycle);
-        }
-        uint8_t msg[3];
-        size_t len = midi_msg_encode(p->type, p->channel, p->a, p->b, msg);
-        if (len && jack_midi_event_write(outbuf, offset, msg, len) == 0) written++;
-        else out_dropped++;
-        if (h->synth && n_out_slots < SYNTH_EVENTS_MAX)
-            h->slots_out[n_out_slots++] = (synth_slot){offset, {0, p->type, p->channel, p->a, p->b}};
-    }
-    if (k > 0) {
-        memmove(h->pending, h->pending + k, (size_t)(h->n_pending - k) * sizeof *h->pending);
-        h->n_pending -= k;
-    }
+    while (!rtqueue_full(h->pending) && ring_pop(h->out, &ev)) rtqueue_insert(h->pending, &ev);
+    cycle_out o = {.h = h, .outbuf = jack_port_get_buffer(h->midi_out, nframes),
+                   .gap_start = gap_start, .xrun_shadow = xrun_shadow};
+    jack_midi_clear_buffer(o.outbuf);
+    rtqueue_take_due(h->pending, cycle, cycle_end, out_emit, &o);
 
     /* 3. Audio. */
     if (h->audio) {
@@ -256,47 +258,34 @@ static int jack_host_process(jack_nframes_t nframes, void *arg)
         if (h->synth) {
             if (atomic_exchange_explicit(&h->all_off, false, memory_order_acquire))
                 synth_all_off(h->synth);
-            render_audio(h, l, r, nframes, h->slots_in, n_in_slots, h->slots_out, n_out_slots);
+            rt_render_synth(h->synth, l, r, nframes, h->slots_in, n_in_slots, h->slots_out,
+                            o.n_slots);
         } else {
             memset(l, 0, nframes * sizeof *l);
             memset(r, 0, nframes * sizeof *r);
         }
-        /* 4. WAV capture. */
-        if (h->capture) {
-            if (nframes <= CAPTURE_PERIOD_MAX) {
-                for (uint32_t i = 0; i < nframes; i++) {
-                    h->interleave[2 * i] = l[i];
-                    h->interleave[2 * i + 1] = r[i];
-                }
-                size_t put = ring_write(h->capture, h->interleave, nframes);
-                if (put < nframes)
-                    atomic_fetch_add_explicit(&h->audio_drops, nframes - put, memory_order_relaxed);
-            } else {
-                atomic_fetch_add_explicit(&h->audio_drops, nframes, memory_order_relaxed);
-            }
-        }
+        if (h->capture) capture(h, l, r, nframes); /* 4. WAV capture */
     }
 
     /* 5. Counters. The cycle's number is published after what it wrote, so
      * that jack_host_output_written can tell a cycle that began after a push
      * (and took everything pushed) from the one running then. */
-    atomic_store_explicit(&h->n_pending_pub, (uint64_t)h->n_pending, memory_order_release);
+    int n_pending = rtqueue_count(h->pending);
+    atomic_store_explicit(&h->n_pending_pub, (uint64_t)n_pending, memory_order_release);
     uint64_t cycle_no = atomic_load_explicit(&h->cycles, memory_order_relaxed) + 1;
-    if (written || out_dropped || h->n_pending || ring_count(h->out))
+    if (o.written || o.dropped || n_pending || ring_count(h->out))
         atomic_store_explicit(&h->busy_cycle, cycle_no, memory_order_relaxed);
     atomic_store_explicit(&h->cycles, cycle_no, memory_order_release);
-    if (got) atomic_fetch_add_explicit(&h->events_in, got, memory_order_relaxed);
-    if (dropped) atomic_fetch_add_explicit(&h->drops_in, dropped, memory_order_relaxed);
-    if (synced) atomic_fetch_add_explicit(&h->sync_in, synced, memory_order_relaxed);
-    if (sync_dropped) atomic_fetch_add_explicit(&h->sync_drops, sync_dropped, memory_order_relaxed);
-    if (written) atomic_fetch_add_explicit(&h->events_out, written, memory_order_relaxed);
-    if (out_dropped) atomic_fetch_add_explicit(&h->drops_out, out_dropped, memory_order_relaxed);
-    if (n_in_slots + n_out_slots)
-        atomic_fetch_add_explicit(&h->synth_events, (uint64_t)(n_in_slots + n_out_slots),
-                                  memory_order_relaxed);
-    if (late) atomic_fetch_add_explicit(&h->late, late, memory_order_relaxed);
-    if (late_skipped) atomic_fetch_add_explicit(&h->late_skipped, late_skipped, memory_order_relaxed);
-    if (late || late_skipped) atomic_store_explicit(&h->late_max, late_by, memory_order_relaxed);
+    count(&h->events_in, got);
+    count(&h->drops_in, dropped);
+    count(&h->sync_in, synced);
+    count(&h->sync_drops, sync_dropped);
+    count(&h->events_out, o.written);
+    count(&h->drops_out, o.dropped);
+    count(&h->synth_events, (uint64_t)(n_in_slots + o.n_slots));
+    count(&h->late, o.late);
+    count(&h->late_skipped, o.late_skipped);
+    if (o.late || o.late_skipped) atomic_store_explicit(&h->late_max, o.late_by, memory_order_relaxed);
 
     if (h->wake) h->wake(h->wake_arg);
 
@@ -406,7 +395,7 @@ jack_host *jack_host_new(const jack_host_config *c, GError **err)
     h->sync_transport = c->sync_transport;
     h->sync_clock = c->sync_clock;
     h->sync = ring_new(sizeof(rt_sync), 2048); /* ~5 s of per-cycle reports at 128 frames */
-    h->pending = rt_alloc(PENDING_MAX * sizeof *h->pending);
+    h->pending = rtqueue_new(PENDING_MAX);
     h->slots_in = rt_alloc(SYNTH_EVENTS_MAX * sizeof *h->slots_in);
     h->slots_out = rt_alloc(SYNTH_EVENTS_MAX * sizeof *h->slots_out);
     h->hist = rt_alloc(HIST_BINS * sizeof *h->hist);
@@ -448,7 +437,7 @@ void jack_host_free(jack_host *h)
     ring_free(h->capture);
     ring_free(h->skips);
     ring_free(h->sync);
-    free(h->pending);
+    rtqueue_free(h->pending);
     free(h->slots_in);
     free(h->slots_out);
     free(h->interleave);

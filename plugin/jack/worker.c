@@ -1,5 +1,5 @@
-/* worker.c — the worker thread: input ring -> session -> output ring.
- * See worker.h for the timing rules. */
+/* worker.c — the worker thread: the session driver (plugin/driver.h) between
+ * the input ring and the output ring. See worker.h for the timing rules. */
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -9,37 +9,29 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "driver.h"
 #include "duties.h"
 #include "error.h"
 #include "token.h"
 #include "worker.h"
 
-#define TAKE_MAX 256 /* events moved per session_take_due call */
-
 struct worker {
     jack_host *host;
     session *sess;
+    driver *drv;
     worker_config cfg;
     uint64_t horizon_frames, margin_frames, period;
     uint64_t xruns_seen;        /* the host's xrun count at the last pass */
     uint64_t wide_until;        /* frame until which the margin is one period wider */
+    uint64_t next_frame;        /* the pass's first playable frame */
     pthread_t thread;
     bool thread_started;
 
     sem_t wake;         /* posted by the RT thread once per cycle */
     atomic_uint_least64_t wakes;
-    atomic_bool stop, panic;
+    atomic_bool stop;
     atomic_bool held;   /* cfg.held until worker_go */
     atomic_bool broken; /* duties_pass said DUTIES_STOP */
-
-    /* worker-thread state */
-    cn_event *take; /* TAKE_MAX */
-    uint64_t last_input_frame;  /* latest performer event heard */
-    bool answered;              /* a model note-on was released since that event */
-    bool heard_any;
-
-    GMutex stats_mu;
-    worker_stats stats;
 };
 
 void worker_config_defaults(worker_config *c)
@@ -87,116 +79,47 @@ static uint64_t next_playable(worker *w)
     return next;
 }
 
-static void note_released(worker *w, const cn_event *e, uint64_t frame)
+/* ----------------------------------------------------------------------------
+ * The driver's host table (plugin/driver.h) */
+
+static double host_next(void *ctx, double *until)
 {
-    if (e->type != CN_EV_NOTE_ON || w->answered || !w->heard_any) return;
-    w->answered = true;
-    double gap = (double)(frame - w->last_input_frame) / jack_host_rate(w->host);
-    if (frame < w->last_input_frame) gap = 0;
-    g_mutex_lock(&w->stats_mu);
-    worker_stats *st = &w->stats;
-    st->answer_gap_last_s = gap;
-    st->answer_gap_sum_s += gap;
-    if (st->answers == 0 || gap < st->answer_gap_min_s) st->answer_gap_min_s = gap;
-    if (gap > st->answer_gap_max_s) st->answer_gap_max_s = gap;
-    st->answers++;
-    g_mutex_unlock(&w->stats_mu);
+    worker *w = ctx;
+    w->next_frame = next_playable(w);
+    *until = jack_host_seconds(w->host, w->next_frame + w->horizon_frames);
+    return jack_host_seconds(w->host, w->next_frame);
 }
 
-/* Moves due events [next, next + horizon) (everything when `all`) from the
- * session into the output ring. When the server is gone they go nowhere but
- * the session's recording. */
-static uint64_t release(worker *w, uint64_t next, bool all)
+static bool host_pop(void *ctx, cn_event *e)
 {
-    jack_host *h = w->host;
-    bool dead = jack_host_dead(h);
-    double now = jack_host_seconds(h, next);
-    double until = all ? INFINITY : jack_host_seconds(h, next + w->horizon_frames);
-    uint64_t moved = 0;
-    for (;;) {
-        size_t space = dead ? TAKE_MAX : jack_host_output_space(h);
-        int cap = space < TAKE_MAX ? (int)space : TAKE_MAX;
-        if (cap == 0) break; /* the rest stays in the session for the next pass */
-        int n = session_take_due(w->sess, now, until, w->take, cap);
-        for (int i = 0; i < n; i++) {
-            const cn_event *e = &w->take[i];
-            uint64_t frame = jack_host_frame_of(h, e->time);
-            if (frame < next) frame = next; /* never hand the RT thread the past */
-            rt_event ev = {frame, e->type, e->channel, e->a, e->b};
-            if (!dead) jack_host_push_output(h, &ev); /* fits: n <= space */
-            note_released(w, e, frame);
-            if (w->cfg.duties) duties_observe(w->cfg.duties, e);
-        }
-        moved += (uint64_t)n;
-        if (n < cap) break;
-    }
-    return moved;
-}
-
-static void drain_input(worker *w)
-{
-    jack_host *h = w->host;
+    worker *w = ctx;
     rt_event ev;
-    uint64_t n = 0;
-    jack_host_drain_sync(h, session_tempo(w->sess)); /* tempo sync (issue 8): before the notes */
-    while (jack_host_pop_input(h, &ev)) {
-        cn_event e = {jack_host_seconds(h, ev.frame), ev.type, ev.channel, ev.a, ev.b};
-        n++;
-        session_input(w->sess, &e); /* CC 120/123 panic inside the session */
-        if (ev.type == CN_EV_NOTE_ON || ev.type == CN_EV_NOTE_OFF) {
-            w->last_input_frame = ev.frame;
-            w->heard_any = true;
-            w->answered = false;
-        }
-    }
-    if (n) {
-        g_mutex_lock(&w->stats_mu);
-        w->stats.events_in += n;
-        g_mutex_unlock(&w->stats_mu);
-    }
+    if (!jack_host_pop_input(w->host, &ev)) return false;
+    *e = (cn_event){jack_host_seconds(w->host, ev.frame), ev.type, ev.channel, ev.a, ev.b};
+    return true;
 }
 
-static double now_ms(void)
+static void host_sync(void *ctx, tempo_clock *c) { jack_host_drain_sync(((worker *)ctx)->host, c); }
+
+/* When the server is gone the events go nowhere but the session's recording. */
+static size_t host_space(void *ctx)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+    worker *w = ctx;
+    return jack_host_dead(w->host) ? SIZE_MAX : jack_host_output_space(w->host);
 }
 
-static void do_panic(worker *w)
+static bool host_push(void *ctx, const cn_event *e)
 {
-    session_panic(w->sess, jack_host_seconds(w->host, next_playable(w)));
-    g_mutex_lock(&w->stats_mu);
-    w->stats.panics++;
-    g_mutex_unlock(&w->stats_mu);
+    worker *w = ctx;
+    if (jack_host_dead(w->host)) return true;
+    uint64_t frame = jack_host_frame_of(w->host, e->time);
+    if (frame < w->next_frame) frame = w->next_frame; /* rounding: never the past */
+    rt_event ev = {frame, e->type, e->channel, e->a, e->b};
+    return jack_host_push_output(w->host, &ev); /* fits: the driver asked host_space */
 }
 
-/* One pass per cycle: hear the input, hand over the next cycle's events,
- * then generate. Releasing before generating matters: a long step must not
- * make events that were already decided miss their cycle. Generation never
- * writes before what was released (the session's floor), so what this step
- * decides goes out from the next pass on. */
-static void pass(worker *w)
-{
-    drain_input(w);
-    if (atomic_exchange(&w->panic, false)) do_panic(w);
-    uint64_t next = next_playable(w);
-    uint64_t out = release(w, next, false);
-    double t0 = now_ms();
-    double now = jack_host_seconds(w->host, next);
-    session_step(w->sess, now);
-    double dt = now_ms() - t0;
-    /* Health, the recording's hand-off to the recorder thread (a memcpy: no
-     * file I/O here) and a posted preset reload; bounded like the step. */
-    if (w->cfg.duties && (duties_pass(w->cfg.duties, w->sess, now) & DUTIES_STOP))
-        atomic_store(&w->broken, true);
-    g_mutex_lock(&w->stats_mu);
-    w->stats.passes++;
-    w->stats.events_out += out;
-    if (dt > w->stats.step_max_ms) w->stats.step_max_ms = dt;
-    w->stats.step_sum_ms += dt;
-    g_mutex_unlock(&w->stats_mu);
-}
+/* ----------------------------------------------------------------------------
+ * Worker thread */
 
 static void *worker_main(void *arg)
 {
@@ -207,22 +130,22 @@ static void *worker_main(void *arg)
         if (atomic_load(&w->stop)) break;
         if (!jack_host_started(w->host) || jack_host_dead(w->host)) continue;
         if (atomic_load(&w->held)) continue;
-        pass(w);
+        if (driver_pass(w->drv, w->sess) & DUTIES_STOP) atomic_store(&w->broken, true);
     }
     /* Stop: hear what is left, end every note, hand over the note-offs. */
-    if (jack_host_started(w->host)) {
-        drain_input(w);
-        do_panic(w);
-        uint64_t out = release(w, next_playable(w), true);
-        g_mutex_lock(&w->stats_mu);
-        w->stats.events_out += out;
-        g_mutex_unlock(&w->stats_mu);
-    }
+    if (jack_host_started(w->host)) driver_finish(w->drv, w->sess);
     return NULL;
 }
 
 /* ----------------------------------------------------------------------------
  * Setup */
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
 
 double worker_fit_budget(session_config *cfg, const model *m, double period_s)
 {
@@ -254,14 +177,10 @@ double worker_fit_budget(session_config *cfg, const model *m, double period_s)
 worker *worker_new(jack_host *h, session *s, const worker_config *c, GError **err)
 {
     worker *w = calloc(1, sizeof *w);
-    cn_event *take = calloc(TAKE_MAX, sizeof *take);
-    if (!w || !take) {
+    if (!w) {
         g_set_error(err, CN_ERROR, CN_ERR_JACK, "worker: out of memory");
-        free(w);
-        free(take);
         return NULL;
     }
-    w->take = take;
     w->host = h;
     w->sess = s;
     w->cfg = *c;
@@ -271,7 +190,9 @@ worker *worker_new(jack_host *h, session *s, const worker_config *c, GError **er
     w->horizon_frames = c->horizon > 0 ? (uint64_t)(c->horizon * rate + 0.5) : w->period;
     w->margin_frames = w->period / 4;
     if (w->margin_frames < rate / 2000) w->margin_frames = rate / 2000; /* 0.5 ms */
-    g_mutex_init(&w->stats_mu);
+    driver_host dh = {w, host_next, host_pop, host_sync, host_space, host_push, NULL};
+    driver_config dc = {.duties = c->duties};
+    w->drv = driver_new(&dh, &dc);
     sem_init(&w->wake, 0, 0);
 
     pthread_attr_t attr;
@@ -312,7 +233,7 @@ void worker_go(worker *w) { atomic_store(&w->held, false); }
 
 void worker_request_panic(worker *w)
 {
-    atomic_store(&w->panic, true);
+    driver_request_panic(w->drv);
     worker_wake(w);
 }
 
@@ -330,14 +251,8 @@ void worker_free(worker *w)
     if (!w) return;
     worker_stop(w);
     sem_destroy(&w->wake);
-    g_mutex_clear(&w->stats_mu);
-    free(w->take);
+    driver_free(w->drv);
     free(w);
 }
 
-void worker_get_stats(worker *w, worker_stats *st)
-{
-    g_mutex_lock(&w->stats_mu);
-    *st = w->stats;
-    g_mutex_unlock(&w->stats_mu);
-}
+void worker_get_stats(worker *w, worker_stats *st) { driver_get_stats(w->drv, st); }

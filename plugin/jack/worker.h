@@ -1,12 +1,12 @@
 /* worker.h — the worker thread between the JACK process callback and the
  * session: woken once per cycle by the RT thread (sem_post: never a wait; see
- * worker.c for why not trylock + cond_signal), it
- *   1. drains the input ring into session_input (which also panics on CC 120/123),
- *   2. releases the session's due events for the next cycle that has not
- *      begun into the output ring (session_take_due),
- *   3. lets the session generate ahead (session_step),
- *   4. runs the installation's duties when given (plugin/duties.h: health
- *      watch, recording hand-off, preset reload; never file I/O).
+ * worker.c for why not trylock + cond_signal), it runs one pass of the
+ * session driver (plugin/driver.h): the input ring (and the tempo sync
+ * ring) into the session, the session's due events for the next cycle that
+ * has not begun into the output ring, session_step, the installation's
+ * duties when given (health watch, recording hand-off, preset reload; never
+ * file I/O). This file holds the JACK host table: frames <-> seconds and
+ * the timing below.
  *
  * Timing: the earliest frame it hands out is the start of the first cycle
  * whose callback has not begun, with a safety margin (a quarter period, at
@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <glib.h>
+#include "driver.h"
 #include "jack_client.h"
 #include "session.h"
 
@@ -79,17 +80,8 @@ bool worker_broken(worker *w);
 void worker_stop(worker *w);
 void worker_free(worker *w);
 
-typedef struct {
-    uint64_t passes;
-    uint64_t events_in, events_out; /* through session_input / session_take_due */
-    uint64_t panics;
-    double step_max_ms;             /* longest session_step call */
-    double step_sum_ms;             /* total time in session_step (mean = sum / passes) */
-    /* Answers: for each model note-on that is the first after some performer
-     * input, the gap from the performer's latest event to it. */
-    uint64_t answers;
-    double answer_gap_last_s, answer_gap_min_s, answer_gap_max_s, answer_gap_sum_s;
-} worker_stats;
+/* passes, events in and out, panics, session_step time, answer gaps. */
+typedef driver_stats worker_stats;
 /* Safe from any thread (values may be a pass old). */
 void worker_get_stats(worker *w, worker_stats *st);
 

@@ -26,6 +26,7 @@
 #include <lv2/patch/patch.h>
 #include <lv2/state/state.h>
 #include <lv2/time/time.h>
+#include "driver.h"
 #include "lv2_plugin.h"
 #include "midi_msg.h"
 
@@ -82,12 +83,7 @@ static void out_add(cycle_out *o, uint32_t offset, uint8_t type, uint8_t ch, uin
     if (type == CN_EV_NOTE_OFF) p->sounding[ch][a] = 0;
     if (offset >= o->nframes) offset = o->nframes - 1;
     if (o->n && offset < p->cycle_ev[o->n - 1].offset) offset = p->cycle_ev[o->n - 1].offset;
-    p->cycle_ev[o->n].offset = offset;
-    p->cycle_ev[o->n].type = type;
-    p->cycle_ev[o->n].channel = ch;
-    p->cycle_ev[o->n].a = a;
-    p->cycle_ev[o->n].b = b;
-    o->n++;
+    p->cycle_ev[o->n++] = (rt_slot){offset, type, ch, a, b};
 }
 
 /* Ends every note sounding at the output at `offset`, forgets the model's
@@ -98,43 +94,25 @@ static void flush(lv2_plugin *p, cycle_out *o, uint32_t offset)
     for (int ch = 0; ch < 16; ch++)
         for (int k = 0; k < 128; k++)
             if (p->sounding[ch][k]) out_add(o, offset, CN_EV_NOTE_OFF, (uint8_t)ch, (uint8_t)k, 64);
-    p->n_pending = 0;
+    rtqueue_clear(p->pending);
     p->epoch++;
     atomic_store_explicit(&p->pub_epoch, p->epoch, memory_order_release);
     lv2_ctl c = {.kind = CTL_FLUSH, .epoch = p->epoch, .frame = p->frame + offset};
     (void)ring_push(p->ctl_ring, &c); /* full: the epoch alone still drops stale events */
 }
 
+static void out_emit(void *arg, const rt_event *e, uint32_t offset, uint64_t late_by)
+{
+    cycle_out *o = arg;
+    if (late_by) atomic_fetch_add_explicit(&o->p->late, 1, memory_order_relaxed);
+    out_add(o, offset, e->type, e->channel, e->a, e->b);
+}
+
 /* Model events due before `until` (plugin frames) into the cycle's list,
  * in frame order; late ones at offset 0. */
 static void out_take_due(lv2_plugin *p, cycle_out *o, uint64_t until)
 {
-    int k = 0;
-    for (; k < p->n_pending && p->pending[k].frame < until; k++) {
-        const lv2_event *e = &p->pending[k];
-        uint32_t offset = 0;
-        if (e->frame < p->frame) atomic_fetch_add_explicit(&p->late, 1, memory_order_relaxed);
-        else offset = (uint32_t)(e->frame - p->frame);
-        out_add(o, offset, e->type, e->channel, e->a, e->b);
-    }
-    if (k > 0) {
-        memmove(p->pending, p->pending + k, (size_t)(p->n_pending - k) * sizeof *p->pending);
-        p->n_pending -= k;
-    }
-}
-
-/* Sorted insert after every event of equal or earlier frame. */
-static bool pending_insert(lv2_plugin *p, const lv2_event *ev)
-{
-    if (p->n_pending >= OUT_PENDING_MAX) return false;
-    int i = p->n_pending;
-    while (i > 0 && p->pending[i - 1].frame > ev->frame) {
-        p->pending[i] = p->pending[i - 1];
-        i--;
-    }
-    p->pending[i] = *ev;
-    p->n_pending++;
-    return true;
+    rtqueue_take_due(p->pending, p->frame, until, out_emit, o);
 }
 
 /* ----------------------------------------------------------------------------
@@ -207,7 +185,7 @@ static void read_patch_set(lv2_plugin *p, const LV2_Atom_Object *obj)
 
 static void render(lv2_plugin *p, const cycle_out *o)
 {
-    uint32_t n = o->nframes, done = 0;
+    uint32_t n = o->nframes;
     bool on = atomic_load_explicit(&p->ctl_val[PORT_AUDIO], memory_order_relaxed) > 0.5f;
     if (!p->out_l || !p->out_r) return;
     if (!on || !p->syn) {
@@ -215,17 +193,7 @@ static void render(lv2_plugin *p, const cycle_out *o)
         memset(p->out_r, 0, n * sizeof(float));
         return;
     }
-    for (int i = 0; i < o->n; i++) {
-        uint32_t at = p->cycle_ev[i].offset;
-        if (at > done) {
-            synth_render(p->syn, p->out_l + done, p->out_r + done, (int)(at - done));
-            done = at;
-        }
-        cn_event ev = {0, p->cycle_ev[i].type, p->cycle_ev[i].channel, p->cycle_ev[i].a,
-                       p->cycle_ev[i].b};
-        synth_event(p->syn, &ev);
-    }
-    if (done < n) synth_render(p->syn, p->out_l + done, p->out_r + done, (int)(n - done));
+    rt_render_synth(p->syn, p->out_l, p->out_r, n, p->cycle_ev, o->n, NULL, 0);
 }
 
 /* Writes the cycle's events into the atom output (its capacity is the
@@ -274,12 +242,13 @@ static void run(LV2_Handle instance, uint32_t nframes)
 
     /* 1. The model's events newly handed over (of this epoch). */
     lv2_event e;
-    while (p->n_pending < OUT_PENDING_MAX && ring_pop(p->out, &e)) {
+    while (!rtqueue_full(p->pending) && ring_pop(p->out, &e)) {
         if (e.epoch != p->epoch) {
             atomic_fetch_add_explicit(&p->stale, 1, memory_order_relaxed);
             continue;
         }
-        if (!pending_insert(p, &e)) atomic_fetch_add_explicit(&p->drops_out, 1, memory_order_relaxed);
+        rt_event ev = {e.frame, e.type, e.channel, e.a, e.b};
+        if (!rtqueue_insert(p->pending, &ev)) atomic_fetch_add_explicit(&p->drops_out, 1, memory_order_relaxed);
     }
 
     /* 2. Input: MIDI to the worker (and through, when asked), positions. */
@@ -410,7 +379,7 @@ static LV2_Handle instantiate(const LV2_Descriptor *d, double rate, const char *
     p->in = ring_new(sizeof(lv2_event), 4096);
     p->out = ring_new(sizeof(lv2_event), 4096);
     p->ctl_ring = ring_new(sizeof(lv2_ctl), 256);
-    p->pending = rt_calloc(OUT_PENDING_MAX, sizeof *p->pending);
+    p->pending = rtqueue_new(OUT_PENDING_MAX);
     p->cycle_ev = rt_calloc(CYCLE_EVENTS_MAX, sizeof *p->cycle_ev);
     if (!p->in || !p->out || !p->ctl_ring || !p->pending || !p->cycle_ev) {
         lv2_log_error(&p->logger, "continuo: out of memory\n");
@@ -425,6 +394,7 @@ static LV2_Handle instantiate(const LV2_Descriptor *d, double rate, const char *
     };
     for (int i = 0; i < PORT_COUNT; i++) atomic_store(&p->ctl_val[i], defaults[i]);
     p->seed = 0; /* 0: the preset's */
+    lv2_work_init(p);
     GError *err = NULL;
     if (!lv2_engine_load(p, LV2_DEFAULT_PRESET, NULL, &err)) {
         lv2_log_error(&p->logger, "continuo: %s\n", err->message);
@@ -463,11 +433,12 @@ static void cleanup(LV2_Handle instance)
 {
     lv2_plugin *p = instance;
     lv2_engine_free(p);
+    driver_free(p->drv);
     synth_free(p->syn);
     ring_free(p->in);
     ring_free(p->out);
     ring_free(p->ctl_ring);
-    free(p->pending);
+    rtqueue_free(p->pending);
     free(p->cycle_ev);
     g_free(p->bundle);
     g_mutex_clear(&p->mu);

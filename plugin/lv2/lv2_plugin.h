@@ -35,6 +35,7 @@
 #include <lv2/worker/worker.h>
 #include "model.h"
 #include "ring.h"
+#include "rtqueue.h"
 #include "session.h"
 #include "synth.h"
 #include "tempo.h"
@@ -138,14 +139,13 @@ typedef struct lv2_plugin {
     /* --- run() state (audio thread only) --- */
     uint64_t frame;            /* first frame of the current cycle */
     uint32_t epoch;            /* bumped by each flush */
-    lv2_event *pending;        /* OUT_PENDING_MAX, sorted by frame */
-    int n_pending;
+    rtqueue *pending;          /* OUT_PENDING_MAX model events waiting for their cycle */
     uint8_t sounding[16][128]; /* notes on at the MIDI out (note-on count, 0/1) */
     bool rolling;              /* last time:speed seen was non-zero */
     bool synth_asked;
     synth *syn;                /* owned; installed by work_response */
     LV2_Atom_Forge forge;
-    struct { uint32_t offset; uint8_t type, channel, a, b; } *cycle_ev; /* CYCLE_EVENTS_MAX */
+    rt_slot *cycle_ev;         /* CYCLE_EVENTS_MAX: this cycle's output, by offset */
 
     /* --- run() <-> worker / setup (atomics) --- */
     atomic_bool work_pending;     /* a TICK is queued or running */
@@ -166,7 +166,8 @@ typedef struct lv2_plugin {
     char *model_path;
     uint64_t seed;
     uint32_t work_epoch;    /* epoch of the events the worker hands out */
-    uint64_t released_until;/* frame up to which events were handed out */
+    uint64_t work_next, work_until; /* the pass's release window (frames) */
+    struct driver *drv;     /* the session driver (lv2_work.c's host table) */
     float applied[PORT_COUNT]; /* control values as last applied (NAN: apply at the next pass) */
     tempo_position position;   /* time:Position fields merged over reports */
     bool position_bar_known;
@@ -190,6 +191,8 @@ const void *lv2_state_interface(void);
 
 /* lv2_work.c */
 const void *lv2_worker_interface(void);
+/* Makes the session driver (p->drv; freed with driver_free). Not RT safe. */
+void lv2_work_init(lv2_plugin *p);
 /* Ends the session's notes and forgets its schedule (run() ends what was
  * sounding at the output itself). Takes mu. Not RT safe. */
 void lv2_work_reset(lv2_plugin *p);

@@ -1,7 +1,7 @@
 /* lv2_work.c — the LV2 plugin's worker side: one pass per request from
- * run() (WORK_TICK) hears the performer, feeds the beat clock, applies the
- * control ports, hands the next cycles' model events to run() and lets the
- * session generate ahead; WORK_LOAD_SYNTH loads FluidSynth off the audio
+ * run() (WORK_TICK) applies the control ports and runs the session driver
+ * (plugin/driver.h: feeds the beat clock, hears the performer, hands the
+ * next cycles' model events to run() and lets the session generate ahead); WORK_LOAD_SYNTH loads FluidSynth off the audio
  * thread; WORK_SET loads another preset or model (patch:Set from a host's
  * UI) and swaps the session. Everything here runs in the host's worker thread (or inside
  * schedule_work when the host runs work synchronously, e.g. while
@@ -20,11 +20,12 @@
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
+#include "driver.h"
 #include "lv2_plugin.h"
 #include "paths.h"
 #include "settings.h"
 
-#define TAKE_MAX 256 /* events moved per session_take_due call */
+#define TAKE_MAX 256 /* events dropped per session_take_due call in a reset */
 #define HORIZON_CYCLES 2
 #define HORIZON_MIN_S 0.05
 
@@ -104,27 +105,49 @@ static void apply_controls(lv2_plugin *p, double now)
     memcpy(p->applied, v, sizeof v);
 }
 
-/* Hands the session's events due before `until` to run(); returns how many. */
-static uint64_t release(lv2_plugin *p, uint64_t next, uint64_t until)
+/* ----------------------------------------------------------------------------
+ * The driver's host table (plugin/driver.h): run()'s rings, in frames */
+
+static double host_next(void *ctx, double *until)
 {
-    uint64_t moved = 0;
-    double now = secs(p, next), end = secs(p, until);
-    for (;;) {
-        size_t space = ring_space(p->out);
-        int cap = space < TAKE_MAX ? (int)space : TAKE_MAX;
-        if (cap == 0) break; /* the rest waits in the session */
-        int n = session_take_due(p->sess, now, end, p->take_ev, cap);
-        for (int i = 0; i < n; i++) {
-            const cn_event *e = &p->take_ev[i];
-            double f = floor(e->time * p->rate + 0.5);
-            uint64_t frame = f > (double)next ? (uint64_t)f : next;
-            lv2_event ev = {frame, p->work_epoch, e->type, e->channel, e->a, e->b};
-            (void)ring_push(p->out, &ev); /* fits: n <= space */
-        }
-        moved += (uint64_t)n;
-        if (n < cap) break;
-    }
-    return moved;
+    lv2_plugin *p = ctx;
+    *until = secs(p, p->work_until);
+    return secs(p, p->work_next);
+}
+
+/* time:Position reports (the ctl ring) into the session's beat clock. */
+static void host_sync(void *ctx, tempo_clock *c)
+{
+    lv2_plugin *p = ctx;
+    lv2_ctl ctl;
+    while (ring_pop(p->ctl_ring, &ctl))
+        if (ctl.kind == CTL_POSITION) feed_position(p, &ctl);
+}
+
+static bool host_pop(void *ctx, cn_event *e)
+{
+    lv2_plugin *p = ctx;
+    lv2_event ev;
+    if (!ring_pop(p->in, &ev)) return false;
+    *e = (cn_event){secs(p, ev.frame), ev.type, ev.channel, ev.a, ev.b};
+    return true;
+}
+
+static size_t host_space(void *ctx) { return ring_space(((lv2_plugin *)ctx)->out); }
+
+static bool host_push(void *ctx, const cn_event *e)
+{
+    lv2_plugin *p = ctx;
+    double f = floor(e->time * p->rate + 0.5);
+    uint64_t frame = f > (double)p->work_next ? (uint64_t)f : p->work_next;
+    lv2_event ev = {frame, p->work_epoch, e->type, e->channel, e->a, e->b};
+    return ring_push(p->out, &ev); /* fits: the driver asked host_space */
+}
+
+void lv2_work_init(lv2_plugin *p)
+{
+    driver_host dh = {p, host_next, host_pop, host_sync, host_space, host_push, NULL};
+    p->drv = driver_new(&dh, NULL);
 }
 
 static void pass(lv2_plugin *p, const lv2_work_msg *m)
@@ -142,20 +165,12 @@ static void pass(lv2_plugin *p, const lv2_work_msg *m)
         p->work_epoch = epoch;
         reset_locked(p, now);
     }
-    lv2_ctl c;
-    while (ring_pop(p->ctl_ring, &c))
-        if (c.kind == CTL_POSITION) feed_position(p, &c);
-
-    lv2_event ev;
-    while (ring_pop(p->in, &ev)) {
-        cn_event e = {secs(p, ev.frame), ev.type, ev.channel, ev.a, ev.b};
-        session_input(p->sess, &e); /* CC 120/123: panic inside the session */
-    }
     apply_controls(p, now);
     uint64_t horizon = (uint64_t)HORIZON_CYCLES * m->nframes;
     if (horizon < (uint64_t)(HORIZON_MIN_S * p->rate)) horizon = (uint64_t)(HORIZON_MIN_S * p->rate);
-    release(p, next, next + horizon);
-    session_step(p->sess, now);
+    p->work_next = next;
+    p->work_until = next + horizon;
+    driver_pass(p->drv, p->sess);
 }
 
 /* ----------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 /* bench_soak.c — `continuo-bench soak [--hours N]`: the installation (solo
- * session, health watch, rotating recorder) for N simulated hours on a
- * virtual clock, as fast as the model runs. Prints RSS at start and end,
+ * session, health watch, rotating recorder, driven by the hosts' session
+ * driver: tools/bench/soak.h) for N simulated hours on a virtual clock, as
+ * fast as the model runs. Prints RSS at start and end,
  * notes, longest silence, longest repeated span, resets, and the speed.
  * Model: --model, else the shipped presets/continuo.bin, else a random
  * model of the shipped shape (said so on stderr). */

@@ -3,12 +3,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include "driver.h"
+#include "duties.h"
 #include "error.h"
+#include "log.h"
 #include "rotate.h"
 #include "session_debug.h"
 #include "soak.h"
-
-#define TAKE_CAP 64
 
 void soak_config_defaults(soak_config *c)
 {
@@ -101,6 +102,92 @@ static void meter_window(meter *mt, soak_result *r, double now, double window)
 }
 
 /* ---------------------------------------------------------------------------
+ * the host: a virtual clock for the session driver (plugin/driver.h) */
+
+typedef struct {
+    const soak_config *c;
+    soak_result *r;
+    meter mt;
+    double now; /* the pass's time */
+} soak_host;
+
+static double host_next(void *ctx, double *until)
+{
+    soak_host *h = ctx;
+    *until = h->now + h->c->horizon;
+    return h->now;
+}
+
+static bool host_pop(void *ctx, cn_event *e) { return false; } /* solo: nobody plays */
+
+static size_t host_space(void *ctx) { return SIZE_MAX; }
+
+static bool host_push(void *ctx, const cn_event *e)
+{
+    soak_host *h = ctx;
+    meter_event(&h->mt, h->r, e, h->now);
+    h->r->events++;
+    return true;
+}
+
+/* The duties as the installation runs them: the health watch (responding or
+ * only watching) and, with a folder, the rotating recorder on its thread. */
+static duties *soak_duties(const soak_config *c, const session_config *sc, rotate_config *rc,
+                           GError **err)
+{
+    duties_config dc;
+    duties_config_defaults(&dc, sc);
+    dc.use_health = c->use_health;
+    dc.health = c->health;
+    dc.health.channel = sc->model_channel;
+    if (c->record_dir) {
+        rotate_config_defaults(rc);
+        rc->dir = c->record_dir;
+        rc->prefix = "soak";
+        rc->file_seconds = c->file_seconds;
+        rc->keep_files = c->keep_files;
+        dc.rotate = rc;
+    }
+    return duties_new(&dc, err);
+}
+
+static void soak_minute(const soak_config *c, soak_result *r, double now)
+{
+    long rss = soak_rss_kb();
+    if (r->rss_start_kb == 0) r->rss_start_kb = rss;
+    if (rss > r->rss_max_kb) r->rss_max_kb = rss;
+    if (c->progress) c->progress(now, c->progress_arg);
+}
+
+/* After the shutdown: what the meter and the duties saw. */
+static gboolean soak_results(soak_host *h, session *s, duties *d, GError **err)
+{
+    soak_result *r = h->r;
+    double now = h->now;
+    if (h->mt.sounding == 0 && now - h->mt.silence_from > r->longest_silence) /* a silence at the end */
+        r->longest_silence = now - h->mt.silence_from;
+    for (int p = 0; p < 128; p++) r->hanging += h->mt.down[p];
+    gboolean ok = duties_finish(d, s, now, err);
+    duties_stats ds;
+    duties_get_stats(d, &ds);
+    r->health_silence = ds.health_silence;
+    r->health_loop = ds.health_loop;
+    r->health_crowd = ds.health_crowd;
+    r->health_relax = ds.health_relax;
+    duties_get_health(d, &r->health);
+    if (h->c->record_dir) {
+        r->files_written = ds.files_done + 1;
+        r->files_deleted = ds.files_deleted;
+    }
+    r->seconds = now;
+    if (r->rss_end_kb > r->rss_max_kb) r->rss_max_kb = r->rss_end_kb;
+    if (r->rss_start_kb == 0) r->rss_start_kb = r->rss_end_kb;
+    if (r->density_min == INFINITY) r->density_min = 0;
+    session_get_stats(s, &r->session);
+    return ok;
+}
+
+/* ---------------------------------------------------------------------------
  * the run */
 
 gboolean soak_run(const soak_config *c, soak_result *r, GError **err)
@@ -112,99 +199,43 @@ gboolean soak_run(const soak_config *c, soak_result *r, GError **err)
     sc.mode = SESSION_SOLO;
     session *s = session_new(&sc, c->m, err);
     if (!s) return FALSE;
-    health_config hc = c->health;
-    hc.channel = sc.model_channel;
-    health *h = health_new(&hc);
-    rotator *rot = NULL;
-    if (c->record_dir) {
-        rotate_config rc;
-        rotate_config_defaults(&rc);
-        rc.dir = c->record_dir;
-        rc.prefix = "soak";
-        rc.file_seconds = c->file_seconds;
-        rc.keep_files = c->keep_files;
-        rot = rotate_new(&rc, err);
-        if (!rot) {
-            health_free(h);
-            session_free(s);
-            return FALSE;
-        }
+    rotate_config rc;
+    duties *d = soak_duties(c, &sc, &rc, err);
+    if (!d) {
+        session_free(s);
+        return FALSE;
     }
-    meter mt = {.channel = sc.model_channel, .period_max = hc.loop_period_max,
-                .last_time = -INFINITY};
-    cn_event take[TAKE_CAP];
-    gboolean ok = TRUE;
-    double now = 0, next_minute = 60;
+    /* health responses are counted in the result, not logged line by line */
+    log_level level = log_get_level();
+    if (level == CN_LOG_INFO) log_set_level(CN_LOG_WARN);
+    soak_host h = {c, r, {.channel = sc.model_channel, .period_max = c->health.loop_period_max,
+                          .last_time = -INFINITY}, 0};
+    driver_host dh = {&h, host_next, host_pop, NULL, host_space, host_push, NULL};
+    driver_config dcfg = {.duties = d};
+    driver *drv = driver_new(&dh, &dcfg);
+    double next_minute = 60;
     long steps = (long)ceil(c->seconds / c->dt);
-    for (long i = 0; i <= steps && ok; i++) {
-        now = i * c->dt;
-        /* the host's pass: release, generate (worker.c's order) */
-        int n;
-        while ((n = session_take_due(s, now, now + c->horizon, take, TAKE_CAP)) > 0)
-            for (int k = 0; k < n; k++) {
-                meter_event(&mt, r, &take[k], now);
-                health_observe(h, &take[k]);
-                r->events++;
-            }
+    for (long i = 0; i <= steps; i++) {
+        h.now = i * c->dt;
         if (c->poison_every > 0 && i > 0 &&
-            floor(now / c->poison_every) > floor((now - c->dt) / c->poison_every))
+            floor(h.now / c->poison_every) > floor((h.now - c->dt) / c->poison_every))
             session_debug_poison(s);
-        session_step(s, now);
-        int done = c->use_health ? health_check(h, s, now) : 0;
-        if (done & HEALTH_SILENCE) r->health_silence++;
-        if (done & HEALTH_LOOP) r->health_loop++;
-        if (done & HEALTH_CROWD) r->health_crowd++;
-        if (done & HEALTH_RELAX) r->health_relax++;
-        meter_window(&mt, r, now, c->window);
-        /* the recorder drains the session's recording, keeping memory flat */
-        const GArray *rec = session_recording(s);
-        if (rec->len >= 256 || (i % 100) == 0) {
-            guint len = rec->len;
-            if (rot) rotate_add(rot, (const cn_event *)rec->data, len);
-            session_recording_drop(s, len);
-            if (rot) ok = rotate_poll(rot, now, err);
-        }
-        long rss = 0;
-        if (now >= next_minute) {
-            rss = soak_rss_kb();
-            if (r->rss_start_kb == 0) r->rss_start_kb = rss;
-            if (rss > r->rss_max_kb) r->rss_max_kb = rss;
-            if (c->progress) c->progress(now, c->progress_arg);
+        driver_pass(drv, s); /* a broken model is counted in the session's stats */
+        meter_window(&h.mt, r, h.now, c->window);
+        /* without a recorder the recording goes nowhere: memory stays flat */
+        if (!c->record_dir && i % 100 == 0) session_recording_drop(s, session_recording(s)->len);
+        if (h.now >= next_minute) {
+            soak_minute(c, r, h.now);
             next_minute += 60;
         }
         r->passes++;
     }
-    /* shutdown as the host does it: panic, every note-off out */
-    session_panic(s, now);
-    int n;
-    while ((n = session_take_due(s, now, INFINITY, take, TAKE_CAP)) > 0)
-        for (int k = 0; k < n; k++) {
-            meter_event(&mt, r, &take[k], now);
-            health_observe(h, &take[k]);
-            r->events++;
-        }
-    if (mt.sounding == 0 && now - mt.silence_from > r->longest_silence) /* a silence at the end */
-        r->longest_silence = now - mt.silence_from;
-    for (int p = 0; p < 128; p++) r->hanging += mt.down[p];
-    if (ok && rot) {
-        const GArray *rec = session_recording(s);
-        rotate_add(rot, (const cn_event *)rec->data, rec->len);
-        session_recording_drop(s, rec->len);
-        ok = rotate_close(rot, now, err);
-        rotate_stats rs;
-        rotate_get_stats(rot, &rs);
-        r->files_written = rs.files_done + 1;
-        r->files_deleted = rs.files_deleted;
-    }
-    r->seconds = now;
-    r->rss_end_kb = soak_rss_kb();
-    if (r->rss_end_kb > r->rss_max_kb) r->rss_max_kb = r->rss_end_kb;
-    if (r->rss_start_kb == 0) r->rss_start_kb = r->rss_end_kb;
-    if (r->density_min == INFINITY) r->density_min = 0;
-    session_get_stats(s, &r->session);
-    health_get_stats(h, &r->health);
-    rotate_free(rot);
-    health_free(h);
+    r->rss_end_kb = soak_rss_kb(); /* before the shutdown's one-off write of the last file */
+    driver_finish(drv, s); /* shutdown as the host does it: panic, every note-off out */
+    gboolean ok = soak_results(&h, s, d, err);
+    log_set_level(level);
+    driver_free(drv);
+    duties_free(d);
     session_free(s);
     return ok;
 }

@@ -1,6 +1,8 @@
-/* soak.h — the installation on a virtual clock: a solo session (with the
- * health watch and the rotating recorder) driven as the live host drives it,
- * pass after pass, but as fast as the model allows. Shared by the soak test
+/* soak.h — the installation on a virtual clock: a solo session driven by
+ * the shipped session driver (plugin/driver.h) with the shipped duties
+ * (plugin/duties.h: the health watch, the rotating recorder on its thread),
+ * pass after pass as the live hosts run it, but as fast as the model allows:
+ * the host table is a virtual clock whose output is the meter below. Shared by the soak test
  * (tests/test_soak.c, one simulated hour) and `continuo-bench soak`
  * (tools/bench/bench_soak.c, N hours).
  *
@@ -39,7 +41,10 @@ void soak_config_defaults(soak_config *c);
 typedef struct {
     double seconds;             /* simulated */
     long passes, notes, events;
-    long rss_start_kb, rss_end_kb, rss_max_kb; /* start: after the first simulated minute */
+    /* start: after the first simulated minute; end: after the last pass, before
+     * the shutdown writes the last file (a one-off peak, on the main thread's
+     * heap while the recorder thread's own heap held the earlier writes) */
+    long rss_start_kb, rss_end_kb, rss_max_kb;
     double longest_silence;     /* s with no model note sounding */
     int longest_repeat;         /* notes (see health.h for the definition) */
     double density_min, density_max; /* notes per second over a window (full windows) */
