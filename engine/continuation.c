@@ -104,9 +104,7 @@ static int target_controls(const continuation_params *p, continuation_result *r,
     return 2;
 }
 
-/* The v1 primer tokens re-encoded in v2 (model role, controls; see
- * continuation.h); the target pair goes to ctrl. */
-static GArray *primer_v2(const GArray *primer_tokens, double origin, double t_end,
+GArray *continuation_prompt_v2(const GArray *primer_tokens, double origin, double t_end,
                          const continuation_params *p, continuation_result *r, int *ctrl,
                          int *n_ctrl)
 {
@@ -168,7 +166,7 @@ gboolean continuation_generate(model *m, const GArray *primer_tokens, double ori
     int64_t ctrl_next = FAR_WINDOW; /* tick of the next control pair (v2) */
     GArray *prompt = (GArray *)primer_tokens;
     if (model_get_config(m)->vocab_id == TOK2_VOCAB_ID) {
-        prompt = primer_v2(primer_tokens, origin, d.time, p, r, ctrl, &n_ctrl);
+        prompt = continuation_prompt_v2(primer_tokens, origin, d.time, p, r, ctrl, &n_ctrl);
         bool any = false;
         for (guint i = 0; i < prompt->len && !any; i++) any = tok2_is_density(g_array_index(prompt, int, i));
         ctrl_next = any ? (d.tick / WINDOW_TICKS + 1) * WINDOW_TICKS : d.tick;

@@ -90,4 +90,11 @@ gboolean continuation_generate(model *m, const GArray *primer_tokens, double ori
                                const continuation_params *p, GArray *out,
                                continuation_result *r, GError **err);
 
+/* v2: primer_tokens (v1, first NOTE_ON at `origin`, ending at t_end) as
+ * the prompt a v2 model continues (without BOS), described above; the
+ * target pair goes to ctrl[*n_ctrl] and r's primer and bin fields. */
+GArray *continuation_prompt_v2(const GArray *primer_tokens, double origin, double t_end,
+                               const continuation_params *p, continuation_result *r, int *ctrl,
+                               int *n_ctrl);
+
 #endif
