@@ -5,6 +5,10 @@
 #include "error.h"
 #include "events.h"
 #include "token.h"
+#include "token_v2.h"
+
+#define WINDOW_TICKS ((int64_t)(TOK2_WINDOW / TOK_TIME_STEP + 0.5))
+#define FAR_WINDOW ((int64_t)1 << 50) /* v1: no controls */
 
 /* ---------------------------------------------------------------------------
  * The primer */
@@ -68,6 +72,61 @@ static void follow_primer(tok_decoder *d, const GArray *primer_tokens, double or
     d->max_note_len = p->limits.max_note_len; /* backstop: the masks already end notes in time */
 }
 
+/* ---------------------------------------------------------------------------
+ * v2: the primer as the model's own playing, and the controls */
+
+/* The primer's onsets in its last CONTINUATION_SPAN s before t_end. */
+static void primer_measure(const GArray *ev, double origin, double t_end, continuation_result *r)
+{
+    double span = MIN(CONTINUATION_SPAN, t_end - origin), vsum = 0;
+    int n = 0;
+    for (guint i = 0; i < ev->len; i++) {
+        const cn_event *e = &g_array_index(ev, cn_event, i);
+        if (e->type != CN_EV_NOTE_ON || !e->b || e->time < t_end - span || e->time >= t_end) continue;
+        n++;
+        vsum += e->b;
+    }
+    r->primer_rate = span > 0 ? n / span : 0;
+    r->primer_velocity = n ? vsum / n : 0;
+}
+
+/* The target pair of every window from the primer's end on; returns 1 or 2. */
+static int target_controls(const continuation_params *p, continuation_result *r, int *out)
+{
+    double rate = p->density_target > 0 ? p->density_target : r->primer_rate;
+    double vel = p->velocity_target > 0 ? p->velocity_target : r->primer_velocity;
+    rate *= p->density_scale > 0 ? p->density_scale : 1.0;
+    r->density_bin = tok2_density_bin_rate(rate);
+    r->dynamics_bin = tok2_dynamics_bin(vel);
+    out[0] = TOK2_DENSITY + r->density_bin;
+    if (!r->density_bin) return 1;
+    out[1] = TOK2_DYNAMICS + r->dynamics_bin;
+    return 2;
+}
+
+GArray *continuation_prompt_v2(const GArray *primer_tokens, double origin, double t_end,
+                         const continuation_params *p, continuation_result *r, int *ctrl,
+                         int *n_ctrl)
+{
+    GArray *ev = tok_decode_tokens_full((const int *)primer_tokens->data, primer_tokens->len,
+                                        origin, 0, 0.0);
+    primer_measure(ev, origin, t_end, r);
+    *n_ctrl = target_controls(p, r, ctrl);
+    uint8_t *roles = g_new0(uint8_t, MAX(ev->len, 1)); /* all TOK2_ROLE_MODEL */
+    GArray *toks = tok2_encode_events(ev, roles);
+    g_free(roles);
+    g_array_free(ev, TRUE);
+    int last = -1;
+    for (guint i = 0; i < toks->len; i++)
+        if (tok2_is_density(g_array_index(toks, int, i))) last = (int)i;
+    if (last >= 0) { /* the window holding the primer's end: the target */
+        guint n = (guint)last + 1 < toks->len && tok2_is_dynamics(g_array_index(toks, int, last + 1)) ? 2 : 1;
+        g_array_remove_range(toks, (guint)last, n);
+        g_array_insert_vals(toks, (guint)last, ctrl, (guint)*n_ctrl);
+    }
+    return toks;
+}
+
 /* BOS + the primer's end, filling at most 3/4 of the context (the model
  * slides the cache to 3/4 when full, so this is where decoding resumes after
  * a slide anyway). Returns the logits after the prompt. */
@@ -102,13 +161,24 @@ gboolean continuation_generate(model *m, const GArray *primer_tokens, double ori
     tok_decoder d;
     follow_primer(&d, primer_tokens, origin, p);
     r->t_start = d.time;
-    float *logits = prime(m, st, primer_tokens, r);
+    r->density_bin = r->dynamics_bin = -1;
+    int vocab = tok_vocab_size(model_get_config(m)->vocab_id), ctrl[2], n_ctrl = 0;
+    int64_t ctrl_next = FAR_WINDOW; /* tick of the next control pair (v2) */
+    GArray *prompt = (GArray *)primer_tokens;
+    if (model_get_config(m)->vocab_id == TOK2_VOCAB_ID) {
+        prompt = continuation_prompt_v2(primer_tokens, origin, d.time, p, r, ctrl, &n_ctrl);
+        bool any = false;
+        for (guint i = 0; i < prompt->len && !any; i++) any = tok2_is_density(g_array_index(prompt, int, i));
+        ctrl_next = any ? (d.tick / WINDOW_TICKS + 1) * WINDOW_TICKS : d.tick;
+    }
+    float *logits = prime(m, st, prompt, r);
+    if (prompt != primer_tokens) g_array_free(prompt, TRUE);
 
     cn_rng rng;
     rng_seed(&rng, p->seed);
-    uint8_t allowed[TOK_VOCAB_SIZE];
+    uint8_t *allowed = g_new(uint8_t, vocab);
     cn_event evbuf[TOK_DEC_MAX_OUT];
-    void *scratch = g_malloc(SAMPLER_SCRATCH_BYTES(TOK_VOCAB_SIZE));
+    void *scratch = g_malloc(SAMPLER_SCRATCH_BYTES(vocab));
     double t_end = d.time + p->seconds;
     long max_tokens = (long)(p->seconds * CONTINUATION_MAX_TOKENS_PER_SECOND) + 1000;
     if (p->progress) p->progress(p->progress_user, 0.0, p->seconds, 0, false);
@@ -117,8 +187,14 @@ gboolean continuation_generate(model *m, const GArray *primer_tokens, double ori
     const double half_step = TOK_TIME_STEP / 2;
 
     while (d.time < t_end - half_step) {
-        sampler_mask(&d, &p->limits, allowed);
-        int tok = sampler_sample(logits, TOK_VOCAB_SIZE, allowed, &p->sampling, &rng, scratch);
+        if (d.tick >= ctrl_next) { /* v2: a window starts */
+            for (int j = 0; j < n_ctrl; j++) logits = model_forward(st, ctrl[j]);
+            ctrl_next = (d.tick / WINDOW_TICKS + 1) * WINDOW_TICKS;
+        }
+        sampler_mask_vocab(&d, &p->limits, vocab, allowed);
+        for (int64_t k = ctrl_next - d.tick + 1; k <= TOK_MAX_SHIFT; k++)
+            allowed[TOK_TIME_SHIFT + k] = 0; /* no shift past the next window start */
+        int tok = sampler_sample(logits, vocab, allowed, &p->sampling, &rng, scratch);
         if (tok < 0) {
             g_set_error(err, CN_ERROR, CN_ERR_FORMAT,
                         "the model gave no usable logits at token %ld (NaN or -inf everywhere)",
@@ -153,6 +229,7 @@ gboolean continuation_generate(model *m, const GArray *primer_tokens, double ori
         }
     }
     g_free(scratch);
+    g_free(allowed);
     model_state_free(st);
     return ok;
 }

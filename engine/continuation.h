@@ -6,7 +6,17 @@
  * primer ends) and, after a BOS, as much of their end as fills 3/4 of the
  * model's context is prefilled; then tokens are sampled under the playability
  * masks (sampler_mask) until the decoder's clock reaches `seconds` past the
- * primer's end. Not real-time safe (allocates, runs the model); prints
+ * primer's end.
+ *
+ * A v2 model continues the primer as itself, in solo: the primer's notes are
+ * the MODEL role's (the v1 ids are), with a DENSITY/DYNAMICS pair at its
+ * first note and every TOK2_WINDOW after it, describing the primer's own
+ * notes (tok2_window_controls), except the pair of the window holding the
+ * primer's end, which gets the target: the primer's notes/s and mean
+ * velocity over its last CONTINUATION_SPAN s (or the params' targets), the
+ * rate times density_scale. Every later window of the continuation starts
+ * with the same target pair; TIME_SHIFTs never jump a window start, and the
+ * model never samples a performer note or a control. Not real-time safe (allocates, runs the model); prints
  * nothing (progress goes through a callback). */
 #ifndef CONTINUO_CONTINUATION_H
 #define CONTINUO_CONTINUATION_H
@@ -16,11 +26,15 @@
 #include <glib.h>
 #include "model.h"
 #include "sample.h"
+#include "token_v2.h"
 
 /* Tokens allowed per second of continuation before the core gives up on a
  * model that will not advance time (100 TIME_SHIFT_1 per second is the legal
  * maximum rate; 20x that leaves room for any sane note density). */
 #define CONTINUATION_MAX_TOKENS_PER_SECOND 2000
+
+/* s of the primer's end whose playing sets a v2 model's targets by default. */
+#define CONTINUATION_SPAN (2 * TOK2_WINDOW)
 
 /* What a primer's event list holds, as the continuation sees it. */
 typedef struct {
@@ -44,6 +58,11 @@ typedef struct {
     sampler_params sampling;
     sampler_limits limits;   /* masks; limits.max_note_len also caps the decoder */
     uint64_t seed;
+    /* v2 models (token_v2.h) are told the density and dynamics of every
+     * TOK2_WINDOW of the continuation: */
+    double density_target;   /* notes/s; <= 0: the primer's (its last CONTINUATION_SPAN s) */
+    double density_scale;    /* the target times this (<= 0: 1) */
+    double velocity_target;  /* mean MIDI velocity; <= 0: the primer's */
     continuation_progress_fn progress; /* may be NULL; called once after the prefill
                                         * (tokens 0; the result's prefill fields are set)
                                         * and after each token (final: the last call) */
@@ -57,6 +76,10 @@ typedef struct {
     bool stopped_early;  /* hit the token limit before reaching `seconds` */
     double t_start;      /* s, file time where the continuation starts */
     double prefill_s, generate_s; /* wall time */
+    /* v2: the primer's density (notes/s over its last CONTINUATION_SPAN s)
+     * and mean velocity there, and the control bins the continuation got */
+    double primer_rate, primer_velocity;
+    int density_bin, dynamics_bin; /* -1: v1 model */
 } continuation_result;
 
 /* Continues primer_tokens (tok_encode_events of the primer, whose first
@@ -66,5 +89,12 @@ typedef struct {
 gboolean continuation_generate(model *m, const GArray *primer_tokens, double origin,
                                const continuation_params *p, GArray *out,
                                continuation_result *r, GError **err);
+
+/* v2: primer_tokens (v1, first NOTE_ON at `origin`, ending at t_end) as
+ * the prompt a v2 model continues (without BOS), described above; the
+ * target pair goes to ctrl[*n_ctrl] and r's primer and bin fields. */
+GArray *continuation_prompt_v2(const GArray *primer_tokens, double origin, double t_end,
+                               const continuation_params *p, continuation_result *r, int *ctrl,
+                               int *n_ctrl);
 
 #endif

@@ -123,6 +123,13 @@ void sampler_mask(const tok_decoder *d, const sampler_limits *lim, uint8_t *allo
     for (int b = 0; b < TOK_VEL_BINS; b++) allowed[TOK_VELOCITY + b] = 1;
 }
 
+void sampler_mask_vocab(const tok_decoder *d, const sampler_limits *lim, int n_vocab,
+                        uint8_t *allowed)
+{
+    if (n_vocab > TOK_VOCAB_SIZE) memset(allowed + TOK_VOCAB_SIZE, 0, (size_t)(n_vocab - TOK_VOCAB_SIZE));
+    sampler_mask(d, lim, allowed);
+}
+
 /* ---------------------------------------------------------------------------
  * Filtering: the distribution both sampler_probs and sampler_sample use.
  *

@@ -51,6 +51,12 @@ void sampler_limits_defaults(sampler_limits *l);
  * 10 ms step left) only its NOTE_OFF (the oldest such note first). So a
  * masked stream never relies on the decoder's own max_note_len cap. */
 void sampler_mask(const tok_decoder *d, const sampler_limits *lim, uint8_t *allowed);
+/* sampler_mask for a vocabulary of n_vocab tokens (tok_vocab_size): the v1
+ * ids as above (in v2 they are the model's own notes), every id past them
+ * (v2: the performer's notes and the DENSITY/DYNAMICS controls) masked, so
+ * the model never plays the performer's part nor sets its own controls. */
+void sampler_mask_vocab(const tok_decoder *d, const sampler_limits *lim, int n_vocab,
+                        uint8_t *allowed);
 
 /* Samples a token from logits[n] restricted to allowed (NULL = all).
  * logits is left untouched; scratch must hold 2*n floats + n ints

@@ -25,11 +25,13 @@
 session *session_new(const session_config *c, const model *m, GError **err)
 {
     const model_config *mc = model_get_config(m);
-    if (mc->vocab_id != TOK_VOCAB_ID || mc->vocab_size < TOK_VOCAB_SIZE) {
+    int vocab = tok_vocab_size(mc->vocab_id);
+    if (!vocab || mc->vocab_size < vocab) {
         g_set_error(err, CN_ERROR, CN_ERR_UNSUPPORTED,
                     "session: the model uses vocabulary %d (%d tokens); the session needs "
-                    "vocabulary %d (%d tokens)",
-                    mc->vocab_id, mc->vocab_size, TOK_VOCAB_ID, TOK_VOCAB_SIZE);
+                    "vocabulary %d (%d tokens) or %d (%d tokens)",
+                    mc->vocab_id, mc->vocab_size, TOK_VOCAB_ID, TOK_VOCAB_SIZE, TOK2_VOCAB_ID,
+                    TOK2_VOCAB_SIZE);
         return NULL;
     }
     if (mc->seq_len < 32) {
@@ -49,14 +51,15 @@ session *session_new(const session_config *c, const model *m, GError **err)
     tempo_init(&s->tempo);
     s->tempo_now = -INFINITY;
     session_sampling *g = &s->sampling;
-    g->work = g_new(float, TOK_VOCAB_SIZE);
-    g->allowed = g_new(uint8_t, TOK_VOCAB_SIZE);
-    g->scratch = g_malloc(SAMPLER_SCRATCH_BYTES(TOK_VOCAB_SIZE));
+    g->work = g_new(float, vocab);
+    g->allowed = g_new(uint8_t, vocab);
+    g->scratch = g_malloc(SAMPLER_SCRATCH_BYTES(vocab));
     g->params = c->sampling;
     g->density = c->density;
     rng_seed(&g->rng, c->seed);
     s->policy.mode = c->mode;
     s->policy.running = true;
+    s->policy.first_onset = INFINITY;
     s->rec = cn_events_new();
     stream_append_heard(s, TOK_BOS, false, 0.0);
     return s;
@@ -96,21 +99,23 @@ void session_input(session *s, const cn_event *ev)
         policy_performer_note(s, ev);
     }
     /* Does it change the stream? Probe on a copy at the heard position. */
-    int buf[TOK_ENC_MAX_OUT];
+    session_stream *q = &s->stream;
+    int buf[TOK2_ENC_MAX_OUT];
     stream_enc_sync(s);
-    tok_encoder probe = s->stream.enc;
-    int n = tok_enc_event(&probe, ev, buf, TOK_ENC_MAX_OUT);
+    tok2_encoder probe = q->enc;
+    int n = tok2_enc_event(&probe, ev, q->perf_role, buf, TOK2_ENC_MAX_OUT);
     bool yield = note && !policy_allows(s, t);
     if (n == 0 && !yield) {
-        s->stream.enc = probe; /* e.g. a key released under the pedal: state only */
+        q->enc = probe; /* e.g. a key released under the pedal: state only */
         return;
     }
     stream_rollback(s);
     if (yield) stream_end_model_notes(s, t);
     stream_compress_silence(s, t);
+    stream_controls_to(s, t, t);
     stream_enc_sync(s);
-    while ((n = tok_enc_event(&s->stream.enc, ev, buf, TOK_ENC_MAX_OUT)) < 0) { /* > 128 s gap */
-        int k = tok_enc_advance(&s->stream.enc, t, buf, 64);
+    while ((n = tok2_enc_event(&q->enc, ev, q->perf_role, buf, TOK2_ENC_MAX_OUT)) < 0) { /* > 128 s gap */
+        int k = tok2_enc_advance(&q->enc, t, buf, 64);
         for (int i = 0; i < k; i++) stream_append_heard(s, buf[i], true, t);
     }
     for (int i = 0; i < n; i++) stream_append_heard(s, buf[i], true, t);
@@ -123,26 +128,28 @@ static int sample_next(session *s, int64_t max_shift)
 {
     session_sampling *g = &s->sampling;
     const session_stream *q = &s->stream;
-    memcpy(g->work, q->logits, TOK_VOCAB_SIZE * sizeof(float));
-    sampler_mask(&q->gen.dec, &s->cfg.limits, g->allowed);
+    memcpy(g->work, q->logits, (size_t)q->vocab * sizeof(float));
+    sampler_mask_vocab(&q->gen.dec, &s->cfg.limits, q->vocab, g->allowed);
     for (int k = 1; k <= TOK_MAX_SHIFT; k++)
         if (k > max_shift) g->allowed[TOK_TIME_SHIFT + k] = 0;
     if (g->same_tick >= MAX_SAME_TICK) /* a stuck model: time must move (or notes end) */
-        for (int t = 0; t < TOK_VOCAB_SIZE; t++)
+        for (int t = 0; t < q->vocab; t++)
             if (!tok_is_shift(t) && !tok_is_note_off(t)) g->allowed[t] = 0;
     /* Note density: the odds of starting a note (a NOTE_ON, or the VELOCITY
      * that announces one) against letting time pass or ending a note are
      * scaled by the density factor, so the onset rate scales with it. Right
      * after a VELOCITY the note is already decided: no bias there (biasing
      * only NOTE_ONs moved the mass to VELOCITY tokens, which made density < 1
-     * play denser, not sparser). */
-    float bias = logf(MAX(g->density, 1e-3f)) - g->lag_bias;
+     * play denser, not sparser). A v2 model is told the density instead
+     * (its DENSITY target, policy_controls): no bias for it there. */
+    bool v2 = q->perf_role == TOK2_ROLE_PERFORMER;
+    float bias = (v2 ? 0.0f : logf(MAX(g->density, 1e-3f))) - g->lag_bias;
     bool after_velocity = q->len > 0 && tok_is_velocity(q->toks[q->len - 1]);
     if (bias != 0.0f && !after_velocity) {
         for (int p = 0; p < 128; p++) g->work[TOK_NOTE_ON + p] += bias;
         for (int b = 0; b < TOK_VEL_BINS; b++) g->work[TOK_VELOCITY + b] += bias;
     }
-    int tok = sampler_sample(g->work, TOK_VOCAB_SIZE, g->allowed, &g->params, &g->rng, g->scratch);
+    int tok = sampler_sample(g->work, q->vocab, g->allowed, &g->params, &g->rng, g->scratch);
     return tok >= 0 ? tok : TOK_TIME_SHIFT + 1;
 }
 
@@ -193,6 +200,12 @@ void session_step(session *s, double now)
             budget--;
             continue;
         }
+        if (g >= gen->ctrl_next) { /* v2: a control window starts: its DENSITY/DYNAMICS first */
+            int ctrl[2], k = policy_controls(s, tick_time(s, gen->ctrl_next), ctrl);
+            for (int j = 0; j < k; j++) stream_append_generated(s, ctrl[j]);
+            budget -= k;
+            continue;
+        }
         int64_t want = g;
         if (!inside) {
             if (!any || tick_time(s, wk0) >= target) break; /* nothing to do yet */
@@ -208,13 +221,14 @@ void session_step(session *s, double now)
         }
         if (want > g) { /* a rest: to the window start, or catching up with the clock */
             if (stream_compress_silence(s, tick_time(s, want))) continue;
+            want = MIN(want, gen->ctrl_next); /* no rest past a control */
             stream_append_generated(s, TOK_TIME_SHIFT + (int)MIN(want - g, TOK_MAX_SHIFT));
             budget--;
             continue;
         }
         if (!stream_ensure_logits(s)) break;
         s->sched.turn_end = any ? we : INFINITY;
-        int tok = sample_next(s, wk1 - g);
+        int tok = sample_next(s, MIN(wk1, gen->ctrl_next) - g);
         stream_append_generated(s, tok);
         s->st.tokens_generated++;
         budget--;

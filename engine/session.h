@@ -56,8 +56,16 @@ typedef struct session session;
 
 /* ---- lifecycle ------------------------------------------------------------ */
 
-/* The model must use vocabulary v1 (token.h) and hold 32 tokens of context
- * at least; c must pass session_config_check. Allocates everything. */
+/* The model must use vocabulary v1 (token.h) or v2 (token_v2.h) and hold 32
+ * tokens of context at least; c must pass session_config_check. Allocates
+ * everything. With a v2 model the performer's notes are the PERFORMER
+ * role's tokens, the sampler never picks a performer note or a control, and
+ * a DENSITY/DYNAMICS pair stands at the stream's origin and every
+ * TOK2_WINDOW s of stream time (heard before a performer token, generated
+ * before the model's): the target of session_config's [controls] (accompany:
+ * the performer's notes/s over the last 8 s times density_ratio, at their
+ * mean velocity; duet: the call's; solo and before the performer's first
+ * note: solo_density, solo_velocity), the rate times the density factor. */
 session *session_new(const session_config *c, const model *m, GError **err);
 void session_free(session *s);
 

@@ -35,6 +35,9 @@ void session_config_defaults(session_config *c)
     c->density = (float)settings_get(SET_DENSITY)->def;
     c->quantize_grid = settings_get(SET_QUANTIZE_GRID)->def; /* off */
     c->quantize_strength = settings_get(SET_QUANTIZE_STRENGTH)->def;
+    c->density_ratio = settings_get(SET_DENSITY_RATIO)->def;
+    c->solo_density = settings_get(SET_SOLO_DENSITY)->def;
+    c->solo_velocity = settings_get(SET_SOLO_VELOCITY)->def;
     c->duet_bars = 0; /* off: the silence-based duet even with a tempo */
 }
 
@@ -73,6 +76,9 @@ static void real_fields(const session_config *c, double v[SET_COUNT])
     v[SET_MAX_NOTE_LEN] = c->limits.max_note_len;
     v[SET_QUANTIZE_GRID] = c->quantize_grid;
     v[SET_QUANTIZE_STRENGTH] = c->quantize_strength;
+    v[SET_DENSITY_RATIO] = c->density_ratio;
+    v[SET_SOLO_DENSITY] = c->solo_density;
+    v[SET_SOLO_VELOCITY] = c->solo_velocity;
 }
 
 gboolean session_config_check(const session_config *c, GError **err)
@@ -152,6 +158,9 @@ static const key_spec keys[] = {
     {"tempo", "grid", K_DOUBLE, F(quantize_grid)},
     {"tempo", "strength", K_DOUBLE, F(quantize_strength)},
     {"tempo", "duet_bars", K_INT, F(duet_bars)},
+    {"controls", "density_ratio", K_DOUBLE, F(density_ratio)},
+    {"controls", "solo_density", K_DOUBLE, F(solo_density)},
+    {"controls", "solo_velocity", K_DOUBLE, F(solo_velocity)},
 };
 #undef F
 

@@ -34,7 +34,13 @@ typedef struct {
     double max_silence;    /* s: a longer silence is shortened to this in the token stream (2) */
     double accompany_hold; /* accompany: keep playing this long after the performer's last
                             * note (s; <= 0: forever) */
-    float density;         /* note density factor: NOTE_ON logits += ln(density) (1 = off) */
+    float density;         /* note density factor (1 = off): v1 models NOTE_ON logits +=
+                            * ln(density); v2 models the DENSITY target times it */
+    /* [controls] (v2 models, token_v2.h): the DENSITY/DYNAMICS target the
+     * session gives the model every TOK2_WINDOW s (see session.h) */
+    double density_ratio;  /* accompany: model notes per performer note (3) */
+    double solo_density;   /* notes/s: solo, and before the performer has played (6) */
+    double solo_velocity;  /* mean MIDI velocity of solo (64) */
     /* [tempo] in a preset: active only while the session's beat clock
      * (session_tempo) knows a tempo. Defaults: no quantize, the
      * silence-based duet. */

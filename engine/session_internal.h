@@ -40,9 +40,13 @@
 #include <stdint.h>
 #include "session.h"
 #include "token.h"
+#include "token_v2.h"
 
 #define TICK TOK_TIME_STEP
 #define FAR_TICKS ((int64_t)1 << 50)
+#define WINDOW_TICKS ((int64_t)(TOK2_WINDOW / TOK_TIME_STEP + 0.5)) /* ticks per control window */
+#define CONTROL_SPAN (2 * TOK2_WINDOW) /* s of the performer's playing a target follows */
+#define POLICY_ONSETS 512 /* performer onsets kept: 64 notes/s over CONTROL_SPAN */
 
 /* A cursor over the stream. */
 typedef struct {
@@ -51,6 +55,7 @@ typedef struct {
     double qshift[128]; /* s: quantize shift of each pitch's last NOTE_ON (its NOTE_OFF moves too) */
     double qoff[128];   /* s: time of each pitch's last scheduled NOTE_OFF (a re-strike goes after) */
     double qon[128];    /* s: time of each pitch's last scheduled NOTE_ON */
+    int64_t ctrl_next;  /* tick of the next DENSITY/DYNAMICS pair due (v2; FAR_TICKS for v1) */
 } stream_pos;
 
 typedef struct {
@@ -63,10 +68,12 @@ typedef struct {
     int64_t base_tick; /* stream tick before toks[0] (ticks of tokens slid away) */
     uint64_t commit;   /* first serial not yet heard */
     stream_pos heard, gen;
-    tok_encoder enc;   /* the performer's notes and pedals */
+    tok2_encoder enc;  /* the performer's notes and pedals, in role perf_role */
+    int perf_role;     /* v1: TOK2_ROLE_MODEL (role[0], plain v1 ids); v2: TOK2_ROLE_PERFORMER */
+    int vocab;         /* tokens in the vocabulary (tok_vocab_size of the model's id) */
     double origin;     /* seconds at stream tick 0 */
     bool clock_started;
-    float *logits;     /* (TOK_VOCAB_SIZE) of the last forwarded token (model's buffer) */
+    float *logits;     /* (vocab) of the last forwarded token (model's buffer) */
     bool logits_ok, poison, broken;
 } session_stream;
 
@@ -92,14 +99,19 @@ typedef struct {
     double last_perf;  /* time of the performer's last note event */
     bool call_valid;   /* bar duet: the performer's current call */
     double call_beat;  /* absolute beat of the call's first bar line */
+    /* the performer's recent NOTE_ONs (v2 control targets), a ring */
+    double on_time[POLICY_ONSETS];
+    uint8_t on_vel[POLICY_ONSETS];
+    int on_n, on_head;    /* entries held; next slot */
+    double first_onset;   /* the performer's first NOTE_ON (INFINITY: none yet) */
 } session_policy;
 
 typedef struct {
     sampler_params params;
     float density, lag_bias;
     cn_rng rng;
-    float *work;       /* (TOK_VOCAB_SIZE) biased logits */
-    uint8_t *allowed;  /* (TOK_VOCAB_SIZE) */
+    float *work;       /* (vocab) biased logits */
+    uint8_t *allowed;  /* (vocab) */
     void *scratch;
     int same_tick;     /* model tokens generated at gen's current tick */
     int short_steps;   /* consecutive steps that spent their budget well short of the lookahead */
@@ -161,6 +173,10 @@ void stream_append_generated(session *s, int tok);
 void stream_commit_to(session *s, uint64_t serial);
 /* Cancel the speculation: cache and schedule back to the last heard token. */
 void stream_rollback(session *s);
+/* v2: the heard stream's control pairs due at or before t (heard tokens,
+ * their events no earlier than host_time); nothing for v1. Needs no
+ * speculation pending. */
+void stream_controls_to(session *s, double t, double host_time);
 /* Shorten a silence from the heard position up to t to at most max_silence
  * (needs no speculation pending); TRUE if it did. */
 bool stream_compress_silence(session *s, double t);
@@ -202,6 +218,9 @@ bool policy_window(const session *s, double t, double *ws, double *we);
 bool policy_allows(const session *s, double t);
 /* A performer note event (on or off) at ev->time. */
 void policy_performer_note(session *s, const cn_event *ev);
+/* v2: the control tokens (DENSITY_k, then DYNAMICS_k when k > 0) for the
+ * window starting at stream time b; returns 1 or 2. See session.h. */
+int policy_controls(const session *s, double b, int *out);
 /* TRUE if the CC was a control (consumed, not encoded). */
 bool policy_control_cc(session *s, const cn_event *ev);
 

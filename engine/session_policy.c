@@ -76,10 +76,60 @@ bool policy_allows(const session *s, double t)
 
 void policy_performer_note(session *s, const cn_event *ev)
 {
-    s->policy.perf_seen = true;
-    s->policy.last_perf = ev->time;
-    s->policy.duet_silenced = false;
-    if (ev->type == CN_EV_NOTE_ON && ev->b > 0) bar_call(s, ev->time);
+    session_policy *p = &s->policy;
+    p->perf_seen = true;
+    p->last_perf = ev->time;
+    p->duet_silenced = false;
+    if (ev->type != CN_EV_NOTE_ON || ev->b == 0) return;
+    bar_call(s, ev->time);
+    p->on_time[p->on_head] = ev->time;
+    p->on_vel[p->on_head] = ev->b;
+    p->on_head = (p->on_head + 1) % POLICY_ONSETS;
+    p->on_n = MIN(p->on_n + 1, POLICY_ONSETS);
+    p->first_onset = MIN(p->first_onset, ev->time);
+}
+
+/* ---------------------------------------------------------------------------
+ * the v2 control targets */
+
+/* The performer's NOTE_ONs with from <= time < to: how many, velocity sum. */
+static int performer_onsets(const session_policy *p, double from, double to, double *vsum)
+{
+    int n = 0;
+    *vsum = 0;
+    for (int i = 1; i <= p->on_n; i++) {
+        int k = (p->on_head - i + POLICY_ONSETS) % POLICY_ONSETS;
+        if (p->on_time[k] < from) break;
+        if (p->on_time[k] >= to) continue;
+        n++;
+        *vsum += p->on_vel[k];
+    }
+    return n;
+}
+
+/* Solo, and any mode before the performer's first note: the preset's
+ * target. Accompany: the performer's onsets in the CONTROL_SPAN s before b,
+ * per second, times density_ratio, at their mean velocity. Duet: the same
+ * over the call (the CONTROL_SPAN s up to its last note), ratio 1. Then the
+ * density factor multiplies the rate. */
+int policy_controls(const session *s, double b, int *out)
+{
+    const session_policy *p = &s->policy;
+    double rate = s->cfg.solo_density, vel = s->cfg.solo_velocity;
+    if (p->mode != SESSION_SOLO && p->first_onset < b) {
+        double end = b, ratio = s->cfg.density_ratio, vsum;
+        if (p->mode == SESSION_DUET) {
+            end = MIN(b, p->on_time[(p->on_head - 1 + POLICY_ONSETS) % POLICY_ONSETS] + 1e-6);
+            ratio = 1.0;
+        }
+        int n = performer_onsets(p, end - CONTROL_SPAN, end, &vsum);
+        rate = n / CONTROL_SPAN * ratio;
+        vel = n ? vsum / n : 0;
+    }
+    out[0] = TOK2_DENSITY + tok2_density_bin_rate(rate * s->sampling.density);
+    if (out[0] == TOK2_DENSITY) return 1;
+    out[1] = TOK2_DYNAMICS + tok2_dynamics_bin(vel);
+    return 2;
 }
 
 bool session_model_active(const session *s, double now)

@@ -15,10 +15,12 @@
 /* ---------------------------------------------------------------------------
  * clock and cursors */
 
-static void pos_init(stream_pos *p, double start, const session_config *c)
+static void pos_init(stream_pos *p, double start, const session *s)
 {
+    const session_config *c = &s->cfg;
     tok_dec_init(&p->dec, start, c->model_channel, c->limits.max_note_len);
     p->vel_bin = -1;
+    p->ctrl_next = s->stream.perf_role == TOK2_ROLE_PERFORMER ? 0 : FAR_TICKS;
     for (int i = 0; i < 128; i++) {
         p->qshift[i] = 0;
         p->qoff[i] = p->qon[i] = -INFINITY;
@@ -31,12 +33,15 @@ gboolean stream_init(session *s, const model *m, GError **err)
     q->ms = model_state_new(m, err);
     if (!q->ms) return FALSE;
     q->seq_len = model_get_config(m)->seq_len;
-    q->cap = q->seq_len + 4 * TOK_ENC_MAX_OUT;
+    bool v2 = model_get_config(m)->vocab_id == TOK2_VOCAB_ID;
+    q->vocab = tok_vocab_size(model_get_config(m)->vocab_id);
+    q->perf_role = v2 ? TOK2_ROLE_PERFORMER : TOK2_ROLE_MODEL;
+    q->cap = q->seq_len + 4 * TOK2_ENC_MAX_OUT;
     q->toks = g_new(int, q->cap);
     q->tshift = g_new0(double, q->cap);
     q->base = q->commit = 1;
-    tok_enc_init(&q->enc);
-    pos_init(&q->heard, 0.0, &s->cfg);
+    tok2_enc_init(&q->enc);
+    pos_init(&q->heard, 0.0, s);
     q->gen = q->heard;
     return TRUE;
 }
@@ -55,19 +60,26 @@ void stream_clock_start(session *s, double t)
     q->clock_started = true;
     q->origin = t;
     /* only BOS is in the stream yet: restart the cursors at the origin */
-    pos_init(&q->heard, t, &s->cfg);
+    pos_init(&q->heard, t, s);
     q->gen = q->heard;
-    q->enc.started = true; /* our origin, not the encoder's first NOTE_ON */
-    q->enc.origin = t;
-    q->enc.tick = 0;
+    for (int r = 0; r < TOK2_N_ROLES; r++) { /* our origin, not the encoder's first NOTE_ON */
+        q->enc.role[r].started = true;
+        q->enc.role[r].origin = t;
+        q->enc.role[r].tick = 0;
+    }
 }
 
 void stream_enc_sync(session *s)
 {
     session_stream *q = &s->stream;
-    q->enc.origin = q->origin;
-    q->enc.tick = q->heard.dec.tick;
-    q->enc.vel_bin = q->heard.vel_bin;
+    for (int r = 0; r < TOK2_N_ROLES; r++) {
+        q->enc.role[r].origin = q->origin;
+        q->enc.role[r].tick = q->heard.dec.tick;
+    }
+    /* v1: the performer's VELOCITY state is the stream's, model tokens
+     * move it too; v2: each role has its own, and the performer's (role 1,
+     * always heard) is the encoder's */
+    q->enc.role[TOK2_ROLE_MODEL].vel_bin = q->heard.vel_bin;
 }
 
 static int shift_ticks(int tok) { return tok_is_shift(tok) ? tok - TOK_TIME_SHIFT : 0; }
@@ -76,6 +88,7 @@ static int shift_ticks(int tok) { return tok_is_shift(tok) ? tok - TOK_TIME_SHIF
 static int pos_apply(stream_pos *p, int tok, bool performer, cn_event *out)
 {
     if (tok_is_velocity(tok)) p->vel_bin = tok - TOK_VELOCITY;
+    if (tok2_is_density(tok)) p->ctrl_next = (p->dec.tick / WINDOW_TICKS + 1) * WINDOW_TICKS;
     if (performer && (tok_is_note_on(tok) || tok_is_note_off(tok))) return 0;
     int n = tok_dec_token(&p->dec, tok, out, TOK_DEC_MAX_OUT);
     return n < 0 ? 0 : n;
@@ -206,14 +219,34 @@ bool stream_compress_silence(session *s, double t)
     return true;
 }
 
-/* Advance the heard stream to t with rests (no-op if already there). */
+/* TIME_SHIFTs of the heard stream up to t (no-op if already there). */
+static void shifts_heard(session *s, double t, double host_time)
+{
+    stream_enc_sync(s);
+    int buf[64], n;
+    while ((n = tok2_enc_advance(&s->stream.enc, t, buf, 64)) > 0)
+        for (int i = 0; i < n; i++) stream_append_heard(s, buf[i], false, host_time);
+}
+
+void stream_controls_to(session *s, double t, double host_time)
+{
+    session_stream *q = &s->stream;
+    stream_enc_sync(s);
+    int64_t k = tok_enc_tick_at(&q->enc.role[0], t);
+    while (q->heard.ctrl_next <= k) {
+        double b = tick_time(s, q->heard.ctrl_next);
+        int ctrl[2], m = policy_controls(s, b, ctrl);
+        shifts_heard(s, b, host_time);
+        for (int j = 0; j < m; j++) stream_append_heard(s, ctrl[j], false, host_time);
+    }
+}
+
+/* Advance the heard stream to t with rests and controls (no-op if already there). */
 static void advance_heard(session *s, double t, double host_time)
 {
     stream_compress_silence(s, t);
-    stream_enc_sync(s);
-    int buf[64], n;
-    while ((n = tok_enc_advance(&s->stream.enc, t, buf, 64)) > 0)
-        for (int i = 0; i < n; i++) stream_append_heard(s, buf[i], false, host_time);
+    stream_controls_to(s, t, host_time);
+    shifts_heard(s, t, host_time);
 }
 
 void stream_end_model_notes(session *s, double t)
@@ -235,7 +268,7 @@ static bool logits_finite(session_stream *q)
         q->poison = false;
         return false;
     }
-    for (int i = 0; i < TOK_VOCAB_SIZE; i++)
+    for (int i = 0; i < q->vocab; i++)
         if (!isfinite(q->logits[i])) return false;
     return true;
 }

@@ -20,6 +20,11 @@ static const setting table[SET_COUNT] = {
     [SET_QUANTIZE_GRID] = {"quantize_grid", "beats", 0.0, 0, 64, false, false, 0, 1, SETTING_CC_NONE},
     [SET_QUANTIZE_STRENGTH] = {"quantize_strength", "", 1.0, 0, 1, false, false, 0, 1,
                                SETTING_CC_NONE},
+    [SET_DENSITY_RATIO] = {"density_ratio", "", 3.0, 0, 16, true, false, 0.25, 8, SETTING_CC_NONE},
+    [SET_SOLO_DENSITY] = {"solo_density", "notes/s", 6.0, 0, 30, true, false, 0.25, 20,
+                          SETTING_CC_NONE},
+    [SET_SOLO_VELOCITY] = {"solo_velocity", "", 64.0, 1, 127, false, false, 1, 127,
+                           SETTING_CC_NONE},
 };
 
 const setting *settings_get(setting_id id) { return &table[id]; }

@@ -18,7 +18,8 @@
 
 typedef enum {
     SET_TEMPERATURE = 0, /* sampling temperature; 0: always the likeliest token */
-    SET_DENSITY,         /* note density factor: NOTE_ON logits += ln(density) (1 = off) */
+    SET_DENSITY,         /* note density factor (1 = off): v1 models NOTE_ON logits += ln(density);
+                          * v2 models (token_v2.h) the DENSITY control's target times it */
     SET_TOP_P,
     SET_MIN_P,
     SET_LOOKAHEAD,       /* s of model events kept scheduled ahead of now */
@@ -29,6 +30,9 @@ typedef enum {
     SET_MAX_NOTE_LEN,    /* s: a model note sounding this long is ended */
     SET_QUANTIZE_GRID,   /* beats (0.25 = sixteenths at a quarter-note beat); 0 = off */
     SET_QUANTIZE_STRENGTH, /* 0..1: 1 puts each model onset on the grid */
+    SET_DENSITY_RATIO,   /* v2 accompany: model notes per performer note (POP909: 2.3-4.5) */
+    SET_SOLO_DENSITY,    /* notes/s: v2 solo's density target (and before the performer plays) */
+    SET_SOLO_VELOCITY,   /* mean MIDI velocity 1..127: v2 solo's dynamics target */
     SET_COUNT
 } setting_id;
 

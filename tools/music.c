@@ -48,6 +48,7 @@ typedef struct {
     char *model, *preset, *accomp_preset, *data, *out;
     int files, accomp_files;
     double seconds, primer_seconds, offset, accomp_offset, temperature, top_p, density;
+    double density_scale; /* v2 continuations: the primer's density times this (1) */
     gint64 seed;
     gboolean json;
 } music_opts;
@@ -240,7 +241,8 @@ static gboolean continue_file(model *m, const session_config *sc, const music_op
     GArray *out = cn_events_new();
     continuation_params cp = {.seconds = o->seconds, .channel = sc->model_channel,
                               .sampling = sc->sampling, .limits = sc->limits,
-                              .seed = sc->seed + (uint64_t)index};
+                              .seed = sc->seed + (uint64_t)index,
+                              .density_scale = o->density_scale};
     continuation_result cr;
     gboolean ok = continuation_generate(m, tokens, origin, &cp, out, &cr, &err);
     if (ok) {
@@ -471,7 +473,7 @@ static gboolean parse_options(int *argc, char ***argv, music_opts *o)
     *o = (music_opts){.preset = g_strdup("duet"), .accomp_preset = g_strdup("accompany"),
                       .files = 8, .accomp_files = 4, .seconds = 30, .primer_seconds = 20,
                       .offset = 20, .accomp_offset = 30, .temperature = -1, .top_p = -1,
-                      .density = -1, .seed = -1};
+                      .density = -1, .seed = -1, .density_scale = 1};
     GOptionEntry entries[] = {
         {"model", 'm', 0, G_OPTION_ARG_FILENAME, &o->model, "weights (default: as continuo continue finds it)", "FILE"},
         {"preset", 0, 0, G_OPTION_ARG_STRING, &o->preset, "sampling and limits of the continuations (duet)", "NAME"},
@@ -487,6 +489,7 @@ static gboolean parse_options(int *argc, char ***argv, music_opts *o)
         {"temperature", 't', 0, G_OPTION_ARG_DOUBLE, &o->temperature, "override the presets' temperature", "T"},
         {"top-p", 'p', 0, G_OPTION_ARG_DOUBLE, &o->top_p, "override the presets' top-p", "P"},
         {"density", 0, 0, G_OPTION_ARG_DOUBLE, &o->density, "override the accompaniment's note density factor (the session's; continuations have none)", "D"},
+        {"density-scale", 0, 0, G_OPTION_ARG_DOUBLE, &o->density_scale, "v2 models: continuations are asked for the primer's density times X (1; 0.5 and 2 check the control)", "X"},
         {"out", 'o', 0, G_OPTION_ARG_FILENAME, &o->out, "write SVG piano rolls into this folder", "DIR"},
         {"json", 0, 0, G_OPTION_ARG_NONE, &o->json, "one JSON object instead of name: value lines", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
@@ -498,6 +501,7 @@ static gboolean parse_options(int *argc, char ***argv, music_opts *o)
     g_option_context_free(oc);
     const char *bad = !ok ? err->message : !(o->seconds >= 10) ? "--seconds must be >= 10 (drift compares 5 s windows)"
                     : !(o->primer_seconds > 0) ? "--primer-seconds must be > 0"
+                    : !(o->density_scale > 0 && o->density_scale <= 16) ? "--density-scale must be in (0, 16]"
                     : o->files < 0 || o->accomp_files < 0 ? "--files must be >= 0" : NULL;
     if (bad) fprintf(stderr, "continuo-music: %s\n", bad);
     if (err) g_error_free(err);

@@ -38,6 +38,11 @@ static const char *summary =
     "Decimal options refuse NaN and infinities; --temperature, --top-p and --min-p\n"
     "have the presets' ranges ([0, 10], (0, 1], [0, 1)).\n"
     "\n"
+    "A vocabulary-v2 model continues the primer as its own playing, told the\n"
+    "density and dynamics of every 4 s: by default the primer's (notes/s and mean\n"
+    "velocity over its last 8 s); --density-target and --dynamics set them\n"
+    "(a v1 model ignores both).\n"
+    "\n"
     "Model look-up: --model, else $CONTINUO_MODEL, else presets/" CONTINUO_DEFAULT_MODEL "\n"
     "of the tree the program runs from (build/bin/../../presets/, or\n"
     "<its prefix>/share/continuo/presets/), else " CONTINUO_PREFIX "/share/continuo/presets/\n"
@@ -53,6 +58,7 @@ static const char *summary =
 typedef struct {
     char *output, *model, *device, *wav, *soundfont, *seed_text;
     double seconds, temperature, top_p, min_p;
+    double density_target, dynamics; /* v2 targets; 0: the primer's */
     int top_k, channel;
 } continue_opts;
 
@@ -70,6 +76,8 @@ static gboolean parse_options(int argc, char **argv, continue_opts *o, char **in
         {"temperature", 't', &o->temperature, SET_TEMPERATURE, 0, 0, false},
         {"top-p", 'p', &o->top_p, SET_TOP_P, 0, 0, false},
         {"min-p", 0, &o->min_p, SET_MIN_P, 0, 0, false},
+        {"density-target", 0, &o->density_target, -1, 0, 100, true},
+        {"dynamics", 0, &o->dynamics, -1, 1, 127, false},
         {NULL, 0, NULL, -1, 0, 0, false}};
     const gpointer num = (gpointer)cli_number_cb;
     GOptionEntry entries[] = {
@@ -81,6 +89,8 @@ static gboolean parse_options(int argc, char **argv, continue_opts *o, char **in
         {"top-p", 'p', 0, G_OPTION_ARG_CALLBACK, num, "nucleus: keep the likeliest tokens up to this mass (default 0.95; 1 = off)", "P"},
         {"top-k", 'k', 0, G_OPTION_ARG_INT, &o->top_k, "keep the K likeliest tokens (default 0 = off)", "K"},
         {"min-p", 0, 0, G_OPTION_ARG_CALLBACK, num, "drop tokens below M times the likeliest's probability (default 0 = off)", "M"},
+        {"density-target", 0, 0, G_OPTION_ARG_CALLBACK, num, "v2 models: notes per second to play (default: the primer's last 8 s)", "NOTES_PER_S"},
+        {"dynamics", 0, 0, G_OPTION_ARG_CALLBACK, num, "v2 models: mean MIDI velocity 1..127 to play at (default: the primer's)", "VELOCITY"},
         {"seed", 0, 0, G_OPTION_ARG_STRING, &o->seed_text, "sampling seed, 0..2^64-1 (default: from the clock, printed)", "S"},
         {"channel", 'c', 0, G_OPTION_ARG_INT, &o->channel, "MIDI channel 1..16 of the model's notes (default: the first one the primer leaves free, not 10)", "C"},
         {"wav", 'w', 0, G_OPTION_ARG_FILENAME, &o->wav, "also render primer + continuation to this WAV with FluidSynth", "OUT.wav"},
@@ -194,12 +204,17 @@ static gboolean generate(model *m, const GArray *tokens, const continuation_prim
     continuation_result cr;
     progress pg = {.tty = isatty(2), .reported = 0, .r = &cr};
     continuation_params cp = {.seconds = o->seconds, .channel = (uint8_t)ch, .sampling = *sp,
-                              .limits = lim, .seed = seed, .progress = progress_update,
+                              .limits = lim, .seed = seed, .density_target = o->density_target,
+                              .velocity_target = o->dynamics, .progress = progress_update,
                               .progress_user = &pg};
     if (!continuation_generate(m, tokens, pi->origin, &cp, model_events, &cr, err)) return FALSE;
     if (cr.stopped_early)
         fprintf(stderr, "continuo continue: warning: the model emitted %ld tokens without "
                 "reaching %.1f s; it was stopped there\n", cr.tokens, o->seconds);
+    if (cr.density_bin >= 0)
+        fprintf(stderr, "continuo continue: primer %.2f notes/s at velocity %.0f; controls "
+                "DENSITY_%d DYNAMICS_%d\n", cr.primer_rate, cr.primer_velocity, cr.density_bin,
+                cr.dynamics_bin);
     fprintf(stderr, "continuo continue: %ld tokens in %.2f s (%.0f tokens/s)\n", cr.tokens,
             cr.generate_s, cr.generate_s > 0 ? cr.tokens / cr.generate_s : 0.0);
     *t_start = cr.t_start;
@@ -254,10 +269,11 @@ int cmd_continue(int argc, char **argv)
     if (!(m = model_load(model_path, &err))) goto fail;
     if (!model_set_device(m, o.device, &err)) goto fail;
     const model_config *c = model_get_config(m);
-    if (c->vocab_id != TOK_VOCAB_ID || c->vocab_size != TOK_VOCAB_SIZE) {
+    if (!tok_vocab_size(c->vocab_id) || c->vocab_size != tok_vocab_size(c->vocab_id)) {
         g_set_error(&err, CN_ERROR, CN_ERR_UNSUPPORTED,
-                    "%s: vocabulary %d (%d tokens), but this build speaks performance v%d (%d tokens)",
-                    model_path, c->vocab_id, c->vocab_size, TOK_VOCAB_ID, TOK_VOCAB_SIZE);
+                    "%s: vocabulary %d (%d tokens), but this build speaks performance v%d (%d tokens) "
+                    "and v%d (%d tokens)", model_path, c->vocab_id, c->vocab_size, TOK_VOCAB_ID,
+                    TOK_VOCAB_SIZE, TOK2_VOCAB_ID, TOK2_VOCAB_SIZE);
         goto fail;
     }
 
