@@ -31,12 +31,7 @@ static size_t weights_map(dev_weights *w, const cn_cuda_train_shape *s, float *p
     size_t d = s->dim, L = s->n_layers, h = s->hidden_dim, v = s->vocab_size;
     int tied = s->tied;
     float *p0 = p;
-#define DEV_MAP(name, n, kind) \
-    w->name = p;               \
-    p += (n);
-    WEIGHTS_TENSORS(DEV_MAP)
-#undef DEV_MAP
-    if (tied) w->wcls = w->tok_emb;
+    WEIGHTS_MAP_W_FROM_P()
     return (size_t)(p - p0);
 }
 
