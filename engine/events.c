@@ -14,3 +14,14 @@ void cn_events_sort(GArray *events)
      * their order, so a note-off written before a note-on at the same time stays so. */
     g_qsort_with_data(events->data, (gint)events->len, sizeof(cn_event), cmp_time, NULL);
 }
+
+const char *cn_event_type_name(uint8_t type)
+{
+    switch (type) {
+    case CN_EV_NOTE_ON: return "on";
+    case CN_EV_NOTE_OFF: return "off";
+    case CN_EV_CC: return "cc";
+    case CN_EV_PROGRAM: return "pc";
+    default: return "?";
+    }
+}

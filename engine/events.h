@@ -36,6 +36,10 @@ static inline GArray *cn_events_new(void)
     return g_array_new(FALSE, FALSE, sizeof(cn_event));
 }
 
+/* A short name of a cn_event_type for text listings: "on", "off", "cc",
+ * "pc"; "?" for any other value. */
+const char *cn_event_type_name(uint8_t type);
+
 /* Stable sort by time (insertion order kept for equal times). */
 void cn_events_sort(GArray *events);
 

@@ -45,12 +45,7 @@ void model_weights_map(model_weights *w, const model_config *c, float *p)
     size_t d = (size_t)c->dim, L = (size_t)c->n_layers, h = (size_t)c->hidden_dim;
     size_t v = (size_t)c->vocab_size;
     int tied = c->tied;
-#define MAP(name, n, kind) \
-    w->name = p;           \
-    p += (n);
-    WEIGHTS_TENSORS(MAP)
-#undef MAP
-    if (tied) w->wcls = w->tok_emb;
+    WEIGHTS_MAP_W_FROM_P()
 }
 
 gboolean model_file_write(const char *path, const model_config *c, const float *params,

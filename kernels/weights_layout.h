@@ -42,6 +42,17 @@ enum {
     WEIGHTS_COUNT
 };
 
+/* Points each tensor field of w (a pointer to a struct with one float * per
+ * tensor name) at its place in the payload from p, advancing p past it; the
+ * head is tok_emb when tied. Expand where w, p (float *) and the dimensions
+ * above are in scope. */
+#define WEIGHTS_X_MAP(name, n, kind) \
+    w->name = p;                     \
+    p += (n);
+#define WEIGHTS_MAP_W_FROM_P()            \
+    WEIGHTS_TENSORS(WEIGHTS_X_MAP)        \
+    if (tied) w->wcls = w->tok_emb;
+
 /* Elements of every tensor in file order (count[WEIGHTS_COUNT], may be NULL)
  * and, optionally, whether each is a matrix (is_matrix[WEIGHTS_COUNT]);
  * returns the payload's total element count. */

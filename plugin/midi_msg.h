@@ -19,7 +19,7 @@ typedef struct {
     uint8_t a, b;
 } rt_event;
 
-/* A tempo sync item, RT thread -> worker (plugin/jack/jack_client.c): a MIDI
+/* A tempo sync item, RT thread -> worker (plugin/jack/jack_process.c): a MIDI
  * clock message heard on midi_in, or the JACK transport's position at a
  * cycle start. */
 enum { RT_SYNC_CLOCK = 1, RT_SYNC_TRANSPORT = 2 };

@@ -10,20 +10,24 @@ static volatile sig_atomic_t pending_signal;
 
 static void stop_signals_note(int sig) { pending_signal = sig; }
 
-void stop_signals_init(void)
+void signal_hold(int sig, void (*note)(int))
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = stop_signals_note;
+    sa.sa_handler = note;
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    sigaction(sig, &sa, NULL);
     sigset_t set;
     sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
+    sigaddset(&set, sig);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+void stop_signals_init(void)
+{
+    signal_hold(SIGINT, stop_signals_note);
+    signal_hold(SIGTERM, stop_signals_note);
 }
 
 int stop_signals_wait(int ms)

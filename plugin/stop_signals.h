@@ -14,6 +14,10 @@
 
 /* Call first thing, before any JACK client or thread is created. */
 void stop_signals_init(void);
+/* The same for another signal (continuo jam's SIGHUP): blocks sig in the
+ * calling thread and installs note as its handler, for a thread that
+ * does not block it. */
+void signal_hold(int sig, void (*note)(int));
 /* Waits up to ms milliseconds; returns SIGINT or SIGTERM if one came (now
  * or earlier, once per signal), else 0. */
 int stop_signals_wait(int ms);

@@ -162,6 +162,24 @@ static double file_length(const GArray *ev)
     return ev->len ? g_array_index(ev, cn_event, ev->len - 1).time : 0.0;
 }
 
+/* A file's events, or NULL when it cannot be read (a line on stderr) or
+ * ends before t1 (s). */
+static GArray *load_file(const char *path, double t1)
+{
+    GError *err = NULL;
+    GArray *ev = midifile_load(path, &err);
+    if (!ev) {
+        fprintf(stderr, "continuo-music: %s\n", err->message);
+        g_error_free(err);
+        return NULL;
+    }
+    if (file_length(ev) < t1) {
+        g_array_free(ev, TRUE);
+        return NULL;
+    }
+    return ev;
+}
+
 static void write_roll(const music_opts *o, const char *name, const GArray *a, const GArray *b,
                        const char *la, const char *lb, double t0, double t1, double split)
 {
@@ -221,18 +239,10 @@ static void figures_of(const GArray *primer, const GArray *gen, const GArray *re
 static gboolean continue_file(model *m, const session_config *sc, const music_opts *o,
                               const char *path, int index, cont_figures *f)
 {
-    GError *err = NULL;
-    GArray *ev = midifile_load(path, &err);
-    if (!ev) {
-        fprintf(stderr, "continuo-music: %s\n", err->message);
-        g_error_free(err);
-        return FALSE;
-    }
     double t0 = o->offset, cut = t0 + o->primer_seconds, t1 = cut + o->seconds;
-    if (file_length(ev) < t1) {
-        g_array_free(ev, TRUE);
-        return FALSE;
-    }
+    GArray *ev = load_file(path, t1);
+    if (!ev) return FALSE;
+    GError *err = NULL;
     GArray *tokens;
     double origin;
     GArray *primer = tokenized_notes(ev, t0, cut, -1, &tokens, &origin);
@@ -383,18 +393,10 @@ static void accomp_of(const GArray *model_notes, const GArray *perf, double S, d
 static gboolean accompany_file(model *m, const session_config *sc, const music_opts *o,
                                const char *path, int index, accomp_figures *f)
 {
-    GError *err = NULL;
-    GArray *ev = midifile_load(path, &err);
-    if (!ev) {
-        fprintf(stderr, "continuo-music: %s\n", err->message);
-        g_error_free(err);
-        return FALSE;
-    }
     double t0 = o->accomp_offset, t1 = t0 + o->seconds;
-    if (file_length(ev) < t1) {
-        g_array_free(ev, TRUE);
-        return FALSE;
-    }
+    GArray *ev = load_file(path, t1);
+    if (!ev) return FALSE;
+    GError *err = NULL;
     /* the performer: the melody's events in [t0, t1), moved onto the clock */
     GArray *melody = cn_events_new();
     for (guint i = 0; i < ev->len; i++) {

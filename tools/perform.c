@@ -174,17 +174,6 @@ static void clock_close(clock_client *c)
     g_free(c);
 }
 
-static const char *type_name(uint8_t t)
-{
-    switch (t) {
-    case CN_EV_NOTE_ON: return "on";
-    case CN_EV_NOTE_OFF: return "off";
-    case CN_EV_CC: return "cc";
-    case CN_EV_PROGRAM: return "pc";
-    default: return "?";
-    }
-}
-
 /* The file's events, plus the --cc ones, in time order, on --channel when
  * given. NULL + err (code 2: a bad --cc, else the reader's error). */
 static GArray *load_events(const char *path, char **ccs, int channel, GError **err)
@@ -227,7 +216,7 @@ static gboolean write_log(const char *log_path, jack_player *p, const GArray *ev
         uint8_t msg[3] = {0, 0, 0}; /* log the bytes as sent (note-off velocity 64) */
         midi_msg_encode(e->type, e->channel, e->a, e->b, msg);
         fprintf(f, "%llu p0 %s %u %u %u\n", (unsigned long long)jack_player_event_frame(p, i),
-                type_name(e->type), e->channel, e->a, e->type == CN_EV_PROGRAM ? 0 : msg[2]);
+                cn_event_type_name(e->type), e->channel, e->a, e->type == CN_EV_PROGRAM ? 0 : msg[2]);
     }
     fclose(f);
     return TRUE;

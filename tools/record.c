@@ -10,24 +10,13 @@
 #include "midifile.h"
 #include "stop_signals.h"
 
-static const char *type_name(uint8_t t)
-{
-    switch (t) {
-    case CN_EV_NOTE_ON: return "on";
-    case CN_EV_NOTE_OFF: return "off";
-    case CN_EV_CC: return "cc";
-    case CN_EV_PROGRAM: return "pc";
-    default: return "?";
-    }
-}
-
 static void write_items(FILE *f, const GArray *items, guint from)
 {
     for (guint i = from; i < items->len; i++) {
         const jrec_item *it = &g_array_index(items, jrec_item, i);
         if (it->kind == JREC_MIDI)
             fprintf(f, "%llu m%u %s %u %u %u\n", (unsigned long long)it->frame, it->port,
-                    type_name(it->type), it->channel, it->a, it->b);
+                    cn_event_type_name(it->type), it->channel, it->a, it->b);
         else if (it->kind == JREC_RMS)
             fprintf(f, "%llu a%u rms %.6f\n", (unsigned long long)it->frame, it->port, it->value);
         else if (it->kind == JREC_SKIP)
@@ -58,7 +47,7 @@ static int dump_mid(const char *path, const char *log_path)
     for (guint i = 0; i < ev->len; i++) {
         const cn_event *e = &g_array_index(ev, cn_event, i);
         fprintf(f, "%llu mid %s %u %u %u\n", (unsigned long long)llround(e->time * 48000.0),
-                type_name(e->type), e->channel, e->a, e->b);
+                cn_event_type_name(e->type), e->channel, e->a, e->b);
     }
     if (f != stdout) fclose(f);
     g_array_free(ev, TRUE);

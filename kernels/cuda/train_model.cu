@@ -10,6 +10,7 @@
 #include <math.h>
 #include "cn_cuda_internal.cuh"
 #include "weights_layout.h"
+#include "train_acts_layout.h"
 
 /* One pointer per tensor into a parameter-sized block, in the weights-file
  * order of kernels/weights_layout.h (the count is checked against the
@@ -30,12 +31,7 @@ static size_t weights_map(dev_weights *w, const cn_cuda_train_shape *s, float *p
     size_t d = s->dim, L = s->n_layers, h = s->hidden_dim, v = s->vocab_size;
     int tied = s->tied;
     float *p0 = p;
-#define DEV_MAP(name, n, kind) \
-    w->name = p;               \
-    p += (n);
-    WEIGHTS_TENSORS(DEV_MAP)
-#undef DEV_MAP
-    if (tied) w->wcls = w->tok_emb;
+    WEIGHTS_MAP_W_FROM_P()
     return (size_t)(p - p0);
 }
 
@@ -107,24 +103,15 @@ static int trainer_alloc(cn_cuda_trainer *tr)
     if (weights_map(&tr->w, s, tr->params) != n || weights_map(&tr->g, s, tr->grads) != n)
         return cn_set_error("cuda trainer: parameter map does not cover %zu floats", n);
 
-    /* same list as train_model_new, except the attention scratch: the device
-     * keeps dP for every (b, h) at once, B * NH * T * T */
-    size_t sizes[] = {
-        (L + 1) * N * C, L * N * C, L * N, L * N * C,     /* res res_mid rstd_att h_att */
-        L * N * C, L * N * C, L * N * C,                  /* q k v */
-        L * B * NH * T * T, L * N * C, L * N, L * N * C,  /* att a rstd_ffn h_ffn */
-        L * N * H, L * N * H, N, N * C, N * V, N,         /* f1 g1 rstd_f h_f logits losses */
-        N * C, N * C, N * C, N * C, N * C, N * C,         /* dres dh dq dk dv da */
-        N * H, N * H, N * V, B * NH * T * T,              /* df dg dlogits scratch */
-    };
+    /* the device keeps the attention backward's dP for every (b, h) at once */
+    size_t scratch = B * NH * T * T;
     dev_acts *a = &tr->a;
-    float **ptrs[] = {
-        &a->res, &a->res_mid, &a->rstd_att, &a->h_att, &a->q, &a->k, &a->v,
-        &a->att, &a->a, &a->rstd_ffn, &a->h_ffn,
-        &a->f1, &a->g1, &a->rstd_f, &a->h_f, &a->logits, &a->losses,
-        &a->dres, &a->dh, &a->dq, &a->dk, &a->dv, &a->da,
-        &a->df, &a->dg, &a->dlogits, &a->scratch,
-    };
+#define ACT_SIZE(name, n) (n),
+#define ACT_PTR(name, n) &a->name,
+    size_t sizes[] = {TRAIN_ACTS(ACT_SIZE)};
+    float **ptrs[] = {TRAIN_ACTS(ACT_PTR)};
+#undef ACT_SIZE
+#undef ACT_PTR
     static_assert(sizeof sizes / sizeof sizes[0] == sizeof ptrs / sizeof ptrs[0], "acts");
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += sizes[i];

@@ -155,18 +155,11 @@ static int alsa_parse(int argc, char **argv, alsa_opts *o)
         {"audio-device", 0, 0, G_OPTION_ARG_STRING, &o->audio_device, "ALSA PCM device for FluidSynth (default 'default')", "PCM"},
         {"seq-device", 0, 0, G_OPTION_ARG_STRING, &o->seq_device, "ALSA sequencer device (default 'default')", "NAME"},
         {NULL, 0, 0, 0, NULL, NULL, NULL}};
-    g_option_group_add_entries(g, entries);
-    GOptionContext *ctx = g_option_context_new("--alsa - play live with a performer over the ALSA sequencer");
-    g_option_context_set_summary(ctx, alsa_summary);
-    g_option_context_set_main_group(ctx, g);
     GError *err = NULL;
     bool usage = true;
-    gboolean ok = g_option_context_parse(ctx, &argc, &argv, &err);
-    g_option_context_free(ctx);
-    if (ok && argc != 1) {
-        g_set_error(&err, CN_ERROR, CN_ERR_ARG, "unexpected arguments (see --alsa --help)");
-        ok = FALSE;
-    }
+    gboolean ok = jam_opts_parse(g, entries,
+                                 "--alsa - play live with a performer over the ALSA sequencer",
+                                 alsa_summary, "--alsa --help", argc, argv, &err);
     if (ok && o->audio_driver && strcmp(o->audio_driver, "alsa") && strcmp(o->audio_driver, "jack")) {
         g_set_error(&err, CN_ERROR, CN_ERR_ARG, "--audio-driver: '%s' is not alsa or jack", o->audio_driver);
         ok = FALSE;

@@ -234,6 +234,17 @@ static int count_notes(const GArray *ev, int channel)
     return n;
 }
 
+/* The strings parse_options allocated. */
+static void continue_opts_clear(continue_opts *o)
+{
+    g_free(o->output);
+    g_free(o->model);
+    g_free(o->device);
+    g_free(o->wav);
+    g_free(o->soundfont);
+    g_free(o->seed_text);
+}
+
 int cmd_continue(int argc, char **argv)
 {
     continue_opts o;
@@ -329,20 +340,10 @@ out:
     g_free(model_path);
     g_free(sf);
     g_free(input);
-    g_free(o.output);
-    g_free(o.model);
-    g_free(o.device);
-    g_free(o.wav);
-    g_free(o.soundfont);
-    g_free(o.seed_text);
+    continue_opts_clear(&o);
     return rc;
 
 out_usage:
-    g_free(o.output);
-    g_free(o.model);
-    g_free(o.device);
-    g_free(o.wav);
-    g_free(o.soundfont);
-    g_free(o.seed_text);
+    continue_opts_clear(&o);
     return status;
 }

@@ -83,19 +83,7 @@ typedef struct {
 static volatile sig_atomic_t hup_pending;
 static void hup_note(int sig) { (void)sig; hup_pending = 1; }
 
-static void hup_init(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = hup_note;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGHUP, &sa, NULL);
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-}
+static void hup_init(void) { signal_hold(SIGHUP, hup_note); }
 
 static bool hup_taken(void)
 {

@@ -98,18 +98,10 @@ int jam_parse_jack(int argc, char **argv, jack_opts *o)
         {"quantize", 0, 0, G_OPTION_ARG_STRING, &o->quantize, "move the model's onsets toward the beat grid: GRID in beats (0.25 = sixteenths; 0 = off), STRENGTH 0..1 (default 1); needs a tempo (default: the preset's [tempo])", "GRID[:STRENGTH]"},
         {"bars", 0, 0, G_OPTION_ARG_INT, &o->bars, "duet in bars when a tempo is known: the performer plays N bars, the model answers N (0: the silence duet; default: the preset's [tempo] duet_bars, 0)", "N"},
         {NULL, 0, 0, 0, NULL, NULL, NULL}};
-    g_option_group_add_entries(g, entries);
-    GOptionContext *ctx = g_option_context_new("- play live with a performer over JACK");
-    g_option_context_set_summary(ctx, jam_summary);
-    g_option_context_set_main_group(ctx, g);
     GError *err = NULL;
     bool usage = true;
-    gboolean ok = g_option_context_parse(ctx, &argc, &argv, &err);
-    g_option_context_free(ctx);
-    if (ok && argc != 1) {
-        g_set_error(&err, CN_ERROR, CN_ERR_ARG, "unexpected arguments (see --help)");
-        ok = FALSE;
-    }
+    gboolean ok = jam_opts_parse(g, entries, "- play live with a performer over JACK",
+                                 jam_summary, "--help", argc, argv, &err);
     if (ok && o->sync && strcmp(o->sync, "auto") && strcmp(o->sync, "transport") &&
         strcmp(o->sync, "midi-clock") && strcmp(o->sync, "none")) {
         g_set_error(&err, CN_ERROR, CN_ERR_ARG, "--sync '%s': use auto, transport, midi-clock or none", o->sync);

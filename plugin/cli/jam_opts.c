@@ -51,6 +51,23 @@ GOptionGroup *jam_opts_group(jam_opts *o)
     return cli_number_group("jam", entries, o->numbers);
 }
 
+gboolean jam_opts_parse(GOptionGroup *g, const GOptionEntry *entries, const char *param,
+                        const char *summary, const char *help, int argc, char **argv,
+                        GError **err)
+{
+    g_option_group_add_entries(g, entries);
+    GOptionContext *ctx = g_option_context_new(param);
+    g_option_context_set_summary(ctx, summary);
+    g_option_context_set_main_group(ctx, g);
+    gboolean ok = g_option_context_parse(ctx, &argc, &argv, err);
+    g_option_context_free(ctx);
+    if (ok && argc != 1) {
+        g_set_error(err, CN_ERROR, CN_ERR_ARG, "unexpected arguments (see %s)", help);
+        ok = FALSE;
+    }
+    return ok;
+}
+
 gboolean jam_opts_check(jam_opts *o, bool *usage, GError **err)
 {
     *usage = true;

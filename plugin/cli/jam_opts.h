@@ -28,6 +28,14 @@ typedef struct {
  * NAN until given: each host has its own default). */
 GOptionGroup *jam_opts_group(jam_opts *o);
 
+/* Adds a host's own entries to the shared group g and parses argv with g
+ * as the main group (param and summary for --help); no positional argument
+ * is allowed (the error names `help`, the way to the help). FALSE + a
+ * one-line error in *err. */
+gboolean jam_opts_parse(GOptionGroup *g, const GOptionEntry *entries, const char *param,
+                        const char *summary, const char *help, int argc, char **argv,
+                        GError **err);
+
 /* After parsing: the checks of the shared options, o->ov and o->preset_path.
  * FALSE + a one-line error (bad usage: exit status 2) — except a missing
  * preset, which sets *usage = false (exit status 1). */

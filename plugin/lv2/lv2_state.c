@@ -111,13 +111,29 @@ void lv2_engine_free(lv2_plugin *p)
 /* ----------------------------------------------------------------------------
  * The state extension */
 
+/* path as the host maps it (abstract: relative to its project, for saving;
+ * else absolute, for restoring), a g_malloc'd copy; path itself when the
+ * host offers no mapPath. */
+static char *host_path(const LV2_Feature *const *features, const char *path, bool abstract)
+{
+    const LV2_State_Map_Path *map = lv2_features_data(features, LV2_STATE__mapPath);
+    const LV2_State_Free_Path *free_path = lv2_features_data(features, LV2_STATE__freePath);
+    char *mapped = !map ? NULL
+                   : abstract ? map->abstract_path(map->handle, path)
+                              : map->absolute_path(map->handle, path);
+    char *out = g_strdup(mapped ? mapped : path);
+    if (mapped) {
+        if (free_path) free_path->free_path(free_path->handle, mapped);
+        else free(mapped);
+    }
+    return out;
+}
+
 static LV2_State_Status save(LV2_Handle instance, LV2_State_Store_Function store,
                              LV2_State_Handle handle, uint32_t flags,
                              const LV2_Feature *const *features)
 {
     lv2_plugin *p = instance;
-    const LV2_State_Map_Path *map_path = lv2_features_data(features, LV2_STATE__mapPath);
-    const LV2_State_Free_Path *free_path = lv2_features_data(features, LV2_STATE__freePath);
     const uint32_t pod = LV2_STATE_IS_POD | LV2_STATE_IS_PORTABLE;
 
     g_mutex_lock(&p->mu);
@@ -131,13 +147,9 @@ static LV2_State_Status save(LV2_Handle instance, LV2_State_Store_Function store
         st = store(handle, p->uris.cn_preset, preset, strlen(preset) + 1, p->uris.atom_String, pod);
     if (st == LV2_STATE_SUCCESS && model_path) {
         /* The host's abstract form (relative to its project) when it offers one. */
-        char *apath = map_path ? map_path->abstract_path(map_path->handle, model_path) : NULL;
-        const char *v = apath ? apath : model_path;
+        char *v = host_path(features, model_path, true);
         st = store(handle, p->uris.cn_model, v, strlen(v) + 1, p->uris.atom_Path, pod);
-        if (apath) {
-            if (free_path) free_path->free_path(free_path->handle, apath);
-            else free(apath);
-        }
+        g_free(v);
     }
     if (st == LV2_STATE_SUCCESS && seed)
         st = store(handle, p->uris.cn_seed, &seed, sizeof seed, p->uris.atom_Long, pod);
@@ -151,8 +163,6 @@ static LV2_State_Status restore(LV2_Handle instance, LV2_State_Retrieve_Function
                                 const LV2_Feature *const *features)
 {
     lv2_plugin *p = instance;
-    const LV2_State_Map_Path *map_path = lv2_features_data(features, LV2_STATE__mapPath);
-    const LV2_State_Free_Path *free_path = lv2_features_data(features, LV2_STATE__freePath);
     size_t size;
     uint32_t type, vflags;
 
@@ -161,12 +171,7 @@ static LV2_State_Status restore(LV2_Handle instance, LV2_State_Retrieve_Function
     const char *mp = retrieve(handle, p->uris.cn_model, &size, &type, &vflags);
     char *model_s = NULL;
     if (mp && type == p->uris.atom_Path && size > 1) {
-        char *abs = map_path ? map_path->absolute_path(map_path->handle, mp) : NULL;
-        model_s = g_strdup(abs ? abs : mp);
-        if (abs) {
-            if (free_path) free_path->free_path(free_path->handle, abs);
-            else free(abs);
-        }
+        model_s = host_path(features, mp, false);
     }
     const int64_t *seed = retrieve(handle, p->uris.cn_seed, &size, &type, &vflags);
     uint64_t new_seed = seed && type == p->uris.atom_Long && size == sizeof *seed ? (uint64_t)*seed : 0;

@@ -69,6 +69,40 @@ static double quantile(const GArray *sorted, double q)
     return g_array_index(sorted, double, i);
 }
 
+/* Latency: each performer note-on (port 0) to the first model note-on
+ * (port 1) at or after it and before the next performer note-on, sorted;
+ * and the listener's loudness, skips and xruns. */
+static void read_items(const GArray *items, live_run *out)
+{
+    GArray *calls = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+    GArray *answers = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+    for (guint i = 0; i < items->len; i++) {
+        const jrec_item *it = &g_array_index(items, jrec_item, i);
+        if (it->kind == JREC_MIDI && it->type == CN_EV_NOTE_ON)
+            g_array_append_val(it->port == 0 ? calls : answers, it->frame);
+        if (it->kind == JREC_RMS && it->value > out->max_rms) out->max_rms = it->value;
+        if (it->kind == JREC_SKIP) out->rec_skips++;
+        if (it->kind == JREC_XRUN) out->rec_xruns++;
+    }
+    out->trials = (int)calls->len;
+    for (guint i = 0; i < calls->len; i++) {
+        uint64_t f0 = g_array_index(calls, uint64_t, i);
+        uint64_t f1 = i + 1 < calls->len ? g_array_index(calls, uint64_t, i + 1) : UINT64_MAX;
+        for (guint j = 0; j < answers->len; j++) {
+            uint64_t a = g_array_index(answers, uint64_t, j);
+            if (a >= f0 && a < f1) {
+                double lat = (double)(a - f0);
+                g_array_append_val(out->latency, lat);
+                out->answered++;
+                break;
+            }
+        }
+    }
+    g_array_free(calls, TRUE);
+    g_array_free(answers, TRUE);
+    qsort(out->latency->data, out->latency->len, sizeof(double), cmp_double);
+}
+
 static gboolean run_once(const live_opts *o, const char *model_path, bool audio, live_run *out,
                          GError **err)
 {
@@ -159,35 +193,7 @@ static gboolean run_once(const live_opts *o, const char *model_path, bool audio,
         goto done;
     }
 
-    /* Latency: each performer note-on (port 0) to the first model note-on
-     * (port 1) at or after it and before the next performer note-on. */
-    GArray *calls = g_array_new(FALSE, FALSE, sizeof(uint64_t));
-    GArray *answers = g_array_new(FALSE, FALSE, sizeof(uint64_t));
-    for (guint i = 0; i < items->len; i++) {
-        const jrec_item *it = &g_array_index(items, jrec_item, i);
-        if (it->kind == JREC_MIDI && it->type == CN_EV_NOTE_ON)
-            g_array_append_val(it->port == 0 ? calls : answers, it->frame);
-        if (it->kind == JREC_RMS && it->value > out->max_rms) out->max_rms = it->value;
-        if (it->kind == JREC_SKIP) out->rec_skips++;
-        if (it->kind == JREC_XRUN) out->rec_xruns++;
-    }
-    out->trials = (int)calls->len;
-    for (guint i = 0; i < calls->len; i++) {
-        uint64_t f0 = g_array_index(calls, uint64_t, i);
-        uint64_t f1 = i + 1 < calls->len ? g_array_index(calls, uint64_t, i + 1) : UINT64_MAX;
-        for (guint j = 0; j < answers->len; j++) {
-            uint64_t a = g_array_index(answers, uint64_t, j);
-            if (a >= f0 && a < f1) {
-                double lat = (double)(a - f0);
-                g_array_append_val(out->latency, lat);
-                out->answered++;
-                break;
-            }
-        }
-    }
-    g_array_free(calls, TRUE);
-    g_array_free(answers, TRUE);
-    qsort(out->latency->data, out->latency->len, sizeof(double), cmp_double);
+    read_items(items, out);
     jack_host_get_stats(h, &out->host);
     session_get_stats(s, &out->sess);
     worker_get_stats(w, &out->work);

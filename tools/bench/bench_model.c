@@ -412,6 +412,50 @@ static void bench_variants(const char *path, const int *tokens, int T, int runs)
     g_free(cpu);
 }
 
+/* The CPU figures: decode and prefill at 1 and 2 threads (or only
+ * `threads`), sgemm, peak RSS, then the weight and kernel variants. */
+static int bench_cpu(const char *path, const char *label, int threads, int runs)
+{
+    GError *err = NULL;
+    model *m = model_load(path, &err);
+    if (!m) {
+        fprintf(stderr, "continuo-bench model: %s\n", err->message);
+        g_error_free(err);
+        return 1;
+    }
+    const model_config *c = model_get_config(m);
+    int T = c->seq_len;
+    int *tokens = g_new(int, T > 64 ? T : 64);
+    for (int i = 0; i < (T > 64 ? T : 64); i++) tokens[i] = (i * 37 + 11) % c->vocab_size;
+
+    printf("model: %s\n", label);
+    printf("model_params: %zu params\n", model_param_count(c));
+    printf("model_shape: d%d L%d H%d ff%d V%d T%d\n", c->dim, c->n_layers, c->n_heads,
+           c->hidden_dim, c->vocab_size, c->seq_len);
+    printf("kernel_default: %s\n", kern_cpu_default()->name);
+    printf("weights_default: %s\n", model_get_weight_type(m) == MODEL_WEIGHTS_BF16 ? "bf16" : "f32");
+    fflush(stdout);
+
+    for (int t = 1; t <= 2; t++) {
+        if (threads && t != threads) continue;
+        openblas_set_num_threads(t);
+        double g = sgemm_gflops(30);
+        printf("sgemm_512x256x768_t%d: %.1f GFLOP/s\n", t, g);
+        run_threads(m, t, runs, tokens, g);
+        fflush(stdout);
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("peak_rss: %.1f MB\n", ru.ru_maxrss / 1024.0);
+    fflush(stdout);
+
+    /* after the RSS figure: these load more models */
+    bench_variants(path, tokens, T, runs);
+    model_free(m);
+    g_free(tokens);
+    return 0;
+}
+
 int bench_model(int argc, char **argv)
 {
     char *path = NULL;
@@ -457,57 +501,9 @@ int bench_model(int argc, char **argv)
         }
         path = g_strdup(tmpfile);
     }
-    if (device && !strcmp(device, "cuda")) {
-        int rc = bench_cuda(path, tmpfile ? "random (shipped shape)" : path, runs);
-        if (tmpfile) {
-            g_unlink(tmpfile);
-            g_rmdir(tmpdir);
-        }
-        g_free(tmpfile);
-        g_free(tmpdir);
-        g_free(path);
-        g_free(device);
-        return rc;
-    }
-    g_free(device);
-    model *m = model_load(path, &err);
-    if (!m) {
-        fprintf(stderr, "continuo-bench model: %s\n", err->message);
-        g_error_free(err);
-        return 1;
-    }
-    const model_config *c = model_get_config(m);
-    int T = c->seq_len;
-    int *tokens = g_new(int, T > 64 ? T : 64);
-    for (int i = 0; i < (T > 64 ? T : 64); i++) tokens[i] = (i * 37 + 11) % c->vocab_size;
-
-    printf("model: %s\n", tmpfile ? "random (shipped shape)" : path);
-    printf("model_params: %zu params\n", model_param_count(c));
-    printf("model_shape: d%d L%d H%d ff%d V%d T%d\n", c->dim, c->n_layers, c->n_heads,
-           c->hidden_dim, c->vocab_size, c->seq_len);
-    printf("kernel_default: %s\n", kern_cpu_default()->name);
-    printf("weights_default: %s\n", model_get_weight_type(m) == MODEL_WEIGHTS_BF16 ? "bf16" : "f32");
-    fflush(stdout);
-
-    for (int t = 1; t <= 2; t++) {
-        if (threads && t != threads) continue;
-        openblas_set_num_threads(t);
-        double g = sgemm_gflops(30);
-        printf("sgemm_512x256x768_t%d: %.1f GFLOP/s\n", t, g);
-        run_threads(m, t, runs, tokens, g);
-        fflush(stdout);
-    }
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    printf("peak_rss: %.1f MB\n", ru.ru_maxrss / 1024.0);
-    fflush(stdout);
-
-    /* after the RSS figure: these load more models */
-    bench_variants(path, tokens, T, runs);
-
-
-    model_free(m);
-    g_free(tokens);
+    const char *label = tmpfile ? "random (shipped shape)" : path;
+    int rc = device && !strcmp(device, "cuda") ? bench_cuda(path, label, runs)
+                                               : bench_cpu(path, label, threads, runs);
     if (tmpfile) {
         g_unlink(tmpfile);
         g_rmdir(tmpdir);
@@ -515,5 +511,6 @@ int bench_model(int argc, char **argv)
     g_free(tmpfile);
     g_free(tmpdir);
     g_free(path);
-    return 0;
+    g_free(device);
+    return rc;
 }

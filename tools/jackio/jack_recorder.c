@@ -41,6 +41,19 @@ static void rec_push(jack_recorder *r, const jrec_item *it)
     if (!ring_push(r->items, it)) atomic_fetch_add_explicit(&r->drops, 1, memory_order_relaxed);
 }
 
+/* The RMS window so far (r->filled frames, > 0) out, one item a port, stamped
+ * with its start; the sums start again. */
+static void end_window(jack_recorder *r)
+{
+    for (int p = 0; p < r->n_audio; p++) {
+        jrec_item it = {.frame = r->window_start, .kind = JREC_RMS, .port = (uint8_t)p,
+                        .value = (float)sqrt(r->sumsq[p] / r->filled)};
+        rec_push(r, &it);
+        r->sumsq[p] = 0;
+    }
+    r->filled = 0;
+}
+
 static int rec_process(jack_nframes_t nframes, void *arg)
 {
     jack_recorder *r = arg;
@@ -61,15 +74,7 @@ static int rec_process(jack_nframes_t nframes, void *arg)
          * cut ends here, shorter (RMS over the frames it has), and the next
          * starts with this cycle. Else a window stamped before an event
          * would hold sound from after it. */
-        if (r->filled > 0) {
-            for (int p = 0; p < r->n_audio; p++) {
-                jrec_item w = {.frame = r->window_start, .kind = JREC_RMS, .port = (uint8_t)p,
-                               .value = (float)sqrt(r->sumsq[p] / r->filled)};
-                rec_push(r, &w);
-                r->sumsq[p] = 0;
-            }
-            r->filled = 0;
-        }
+        if (r->filled > 0) end_window(r);
         r->window_start = cycle;
     }
     r->prev_end = cycle + nframes;
@@ -99,13 +104,7 @@ static int rec_process(jack_nframes_t nframes, void *arg)
         r->filled += take;
         done += take;
         if (r->filled == r->window) {
-            for (int p = 0; p < r->n_audio; p++) {
-                jrec_item it = {.frame = r->window_start, .kind = JREC_RMS, .port = (uint8_t)p,
-                                .value = (float)sqrt(r->sumsq[p] / r->window)};
-                rec_push(r, &it);
-                r->sumsq[p] = 0;
-            }
-            r->filled = 0;
+            end_window(r);
             r->window_start = cycle + done;
         }
     }

@@ -8,6 +8,7 @@
 #include "train_model.h"
 #include "train_layers.h"
 #include "train_rng.h"
+#include "train_acts_layout.h"
 #include "error.h"
 #include <cblas.h>
 
@@ -36,22 +37,13 @@ gboolean train_model_new(train_model *m, const model_config *cfg, int B, int T, 
 
     size_t L = cfg->n_layers, N = (size_t)B * T, C = cfg->dim, H = cfg->hidden_dim;
     size_t V = cfg->vocab_size, NH = cfg->n_heads;
-    size_t sizes[] = {
-        (L + 1) * N * C, L * N * C, L * N, L * N * C,     /* res res_mid rstd_att h_att */
-        L * N * C, L * N * C, L * N * C,                  /* q k v */
-        L * B * NH * T * T, L * N * C, L * N, L * N * C,  /* att a rstd_ffn h_ffn */
-        L * N * H, L * N * H, N, N * C, N * V, N,         /* f1 g1 rstd_f h_f logits losses */
-        N * C, N * C, N * C, N * C, N * C, N * C,         /* dres dh dq dk dv da */
-        N * H, N * H, N * V, (size_t)m->nt * T * T,       /* df dg dlogits scratch */
-    };
-    float **ptrs[] = {
-        &m->acts.res, &m->acts.res_mid, &m->acts.rstd_att, &m->acts.h_att,
-        &m->acts.q, &m->acts.k, &m->acts.v,
-        &m->acts.att, &m->acts.a, &m->acts.rstd_ffn, &m->acts.h_ffn,
-        &m->acts.f1, &m->acts.g1, &m->acts.rstd_f, &m->acts.h_f, &m->acts.logits, &m->acts.losses,
-        &m->acts.dres, &m->acts.dh, &m->acts.dq, &m->acts.dk, &m->acts.dv, &m->acts.da,
-        &m->acts.df, &m->acts.dg, &m->acts.dlogits, &m->acts.scratch,
-    };
+    size_t scratch = (size_t)m->nt * T * T;
+#define ACT_SIZE(name, n) (n),
+#define ACT_PTR(name, n) &m->acts.name,
+    size_t sizes[] = {TRAIN_ACTS(ACT_SIZE)};
+    float **ptrs[] = {TRAIN_ACTS(ACT_PTR)};
+#undef ACT_SIZE
+#undef ACT_PTR
     G_STATIC_ASSERT(G_N_ELEMENTS(sizes) == G_N_ELEMENTS(ptrs));
     size_t total = 0;
     for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) total += sizes[i];
