@@ -24,6 +24,7 @@
 #include "train_eval.h"
 #include "tokfile.h"
 #include "token.h"
+#include "token_v2.h"
 
 int main(int argc, char **argv)
 {
@@ -60,19 +61,25 @@ int main(int argc, char **argv)
     }
     size_t n_eval = max_tokens > 0 && (size_t)max_tokens < tf.n_tokens ? (size_t)max_tokens : tf.n_tokens;
     GArray *docs = train_eval_docs(tf.tokens, n_eval);
-    long scored = 0, notes = 0;
+    long scored = 0, notes = 0, shift_units = 0;
     for (guint k = 0; k < docs->len; k++) {
         train_eval_doc d = g_array_index(docs, train_eval_doc, k);
         for (size_t i = d.start + 1; i < d.end; i++) {
+            int t = tf.tokens[i];
             scored++;
-            notes += tok_is_note_on(tf.tokens[i]);
+            notes += tok2_is_note_on(t); /* both roles in v2 */
+            if (tok_is_shift(t)) shift_units += t - TOK_TIME_SHIFT;
         }
     }
+    /* per second of music: the NLL of a vocabulary spread over the time the
+     * tokens cover, comparable across vocabularies (per token is not) */
+    double music_s = shift_units * TOK_TIME_STEP;
     printf("tokens_file: %zu tokens\n", tf.n_tokens);
     printf("documents: %u docs\n", docs->len);
     printf("scored_tokens: %ld tokens\n", scored);
     printf("scored_notes: %ld notes\n", notes);
-    int V = TOK_VOCAB_SIZE;
+    printf("scored_music: %.1f s\n", music_s);
+    int V = tok_vocab_size((int)tf.vocab_id);
 
     if (model_path) {
         model_config cfg;
@@ -102,6 +109,7 @@ int main(int argc, char **argv)
         printf("model_nll: %.4f nats/token\n", sum.nll / scored);
         printf("model_perplexity: %.3f\n", exp(sum.nll / scored));
         printf("model_nll_per_note: %.4f nats/note\n", notes ? sum.nll / notes : NAN);
+        printf("model_nll_per_second: %.3f nats/s\n", music_s > 0 ? sum.nll / music_s : NAN);
         printf("model_eval_speed: %.0f tokens/s\n", scored / secs);
         g_array_free(wins, TRUE);
         train_model_free(&m);
@@ -133,8 +141,10 @@ int main(int argc, char **argv)
         }
         printf("unigram_nll: %.4f nats/token\n", uni / scored);
         printf("unigram_nll_per_note: %.4f nats/note\n", notes ? uni / notes : NAN);
+        printf("unigram_nll_per_second: %.3f nats/s\n", music_s > 0 ? uni / music_s : NAN);
         printf("kn%d_nll: %.4f nats/token\n", order, kn / scored);
         printf("kn%d_nll_per_note: %.4f nats/note\n", order, notes ? kn / notes : NAN);
+        printf("kn%d_nll_per_second: %.3f nats/s\n", order, music_s > 0 ? kn / music_s : NAN);
         train_ngram_free(ng);
         g_free(cnt);
         tokfile_close(&tr);

@@ -1,6 +1,7 @@
 /* train_eval.c — document-aware sliding-window scoring (see train_eval.h). */
 #include "train_eval.h"
 #include "token.h"
+#include "token_v2.h"
 
 GArray *train_eval_docs(const uint16_t *tok, size_t n)
 {
@@ -57,7 +58,7 @@ void train_eval_model(train_model *m, const uint16_t *tok, const GArray *windows
             if (tg[i] >= 0) {
                 sum->nll += m->acts.losses[i];
                 sum->tokens++;
-                sum->notes += tok_is_note_on(tg[i]);
+                sum->notes += tok2_is_note_on(tg[i]); /* both roles in v2 */
             }
     }
     g_free(in);

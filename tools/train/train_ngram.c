@@ -8,8 +8,8 @@
 #include "token.h"
 
 #define MAX_ORDER 6
-#define PAD_SYM 511u /* left padding before a document: outside every vocabulary */
-#define TOK_BITS 9
+#define PAD_SYM 1023u /* left padding before a document: outside every vocabulary */
+#define TOK_BITS 10
 #define KEY_USED (1ULL << 63) /* keys are never 0, the empty-slot marker */
 
 /* ---- hash table: uint64 key -> uint32 value ------------------------------ */
