@@ -194,6 +194,44 @@ static gboolean parse_cli(int *argc, char ***argv, train_cli *c)
     return TRUE;
 }
 
+/* The recipe options of the command line over o's recipe (a resume's: say
+ * what changed; --steps continues the cosine from the resumed step's lr).
+ * FALSE: a bad value (said). */
+static gboolean apply_recipe_options(train_opts *o, const train_cli *c, long resume_step)
+{
+    /* recipe options that may change on c->resume (e.g. a longer schedule) */
+    GString *over = g_string_new(NULL);
+#define OVERRIDE_I(v, field, name) if (v >= 0) { if (c->resume && field != v) g_string_append_printf(over, " %s %d", name, v); field = v; }
+#define OVERRIDE_F(v, field, name) if (!isnan(v)) { if (c->resume && field != (float)v) g_string_append_printf(over, " %s %g", name, v); field = (float)v; }
+    if (c->steps >= 0 && c->resume && c->steps != o->hp.optim.total_steps) {
+        float lr0 = train_lr_sched(&o->hp.optim, &o->more.lr_restart, resume_step);
+        train_lr_set_total(&o->hp.optim, &o->more.lr_restart, resume_step, c->steps);
+        g_string_append_printf(over, " --steps %d (lr %.3g at step %ld, cosine from there)", c->steps,
+                               lr0, resume_step);
+    } else if (c->steps >= 0) {
+        o->hp.optim.total_steps = c->steps;
+    }
+    if (c->stretch < 0 || c->stretch >= 50) {
+        fprintf(stderr, "continuo-train: --stretch %g: expected 0 <= P < 50 (percent)\n", c->stretch);
+        g_string_free(over, TRUE);
+        return FALSE;
+    }
+    int transpose = c->transpose > 127 ? 127 : c->transpose;
+    OVERRIDE_I(c->accum, o->more.accum, "--accum");
+    OVERRIDE_I(transpose, o->more.transpose, "--transpose");
+    OVERRIDE_F(c->stretch / 100.0, o->more.stretch, "--stretch/100");
+    OVERRIDE_I(c->warmup, o->hp.optim.warmup, "--warmup");
+    OVERRIDE_I(c->val_every, o->hp.val_every, "--val-every");
+    OVERRIDE_I(c->val_windows, o->hp.val_windows, "--val-windows");
+    OVERRIDE_F(c->lr, o->hp.optim.lr, "--lr");
+    OVERRIDE_F(c->min_lr, o->hp.optim.lr_min_frac, "--min-lr-frac");
+    OVERRIDE_F(c->wd, o->hp.optim.weight_decay, "--wd");
+    OVERRIDE_F(c->clip, o->hp.optim.grad_clip, "--clip");
+    if (over->len) fprintf(stderr, "continuo-train: resuming with a changed recipe:%s\n", over->str);
+    g_string_free(over, TRUE);
+    return TRUE;
+}
+
 int main(int argc, char **argv)
 {
     train_cli c;
@@ -252,35 +290,7 @@ int main(int argc, char **argv)
                 o.cfg.vocab_id, o.cfg.vocab_size, c.train, vocab_id);
         return 1;
     }
-    /* recipe options that may change on c.resume (e.g. a longer schedule) */
-    GString *over = g_string_new(NULL);
-#define OVERRIDE_I(v, field, name) if (v >= 0) { if (c.resume && field != v) g_string_append_printf(over, " %s %d", name, v); field = v; }
-#define OVERRIDE_F(v, field, name) if (!isnan(v)) { if (c.resume && field != (float)v) g_string_append_printf(over, " %s %g", name, v); field = (float)v; }
-    if (c.steps >= 0 && c.resume && c.steps != hp->optim.total_steps) {
-        float lr0 = train_lr_sched(&hp->optim, &o.more.lr_restart, resume_step);
-        train_lr_set_total(&hp->optim, &o.more.lr_restart, resume_step, c.steps);
-        g_string_append_printf(over, " --steps %d (lr %.3g at step %ld, cosine from there)", c.steps,
-                               lr0, resume_step);
-    } else if (c.steps >= 0) {
-        hp->optim.total_steps = c.steps;
-    }
-    if (c.stretch < 0 || c.stretch >= 50) {
-        fprintf(stderr, "continuo-train: --stretch %g: expected 0 <= P < 50 (percent)\n", c.stretch);
-        return 2;
-    }
-    if (c.transpose > 127) c.transpose = 127;
-    OVERRIDE_I(c.accum, o.more.accum, "--accum");
-    OVERRIDE_I(c.transpose, o.more.transpose, "--transpose");
-    OVERRIDE_F(c.stretch / 100.0, o.more.stretch, "--stretch/100");
-    OVERRIDE_I(c.warmup, hp->optim.warmup, "--warmup");
-    OVERRIDE_I(c.val_every, hp->val_every, "--val-every");
-    OVERRIDE_I(c.val_windows, hp->val_windows, "--val-windows");
-    OVERRIDE_F(c.lr, hp->optim.lr, "--lr");
-    OVERRIDE_F(c.min_lr, hp->optim.lr_min_frac, "--min-lr-frac");
-    OVERRIDE_F(c.wd, hp->optim.weight_decay, "--wd");
-    OVERRIDE_F(c.clip, hp->optim.grad_clip, "--clip");
-    if (over->len) fprintf(stderr, "continuo-train: resuming with a changed recipe:%s\n", over->str);
-    g_string_free(over, TRUE);
+    if (!apply_recipe_options(&o, &c, resume_step)) return 2;
 
     o.train_path = c.train;
     o.val_path = c.val;
