@@ -1,8 +1,11 @@
 /* test_train_resume.c — checkpoints resume EXACTLY: a tiny model trained N
  * steps in one go ends bitwise identical (parameters, AdamW moments, data
  * sampler state, logged losses) to one trained k steps, checkpointed, and
- * resumed for the remaining N - k. Tolerance: none (bitwise), with the same
- * thread count in both runs. Also: checkpoint checksum and file errors. */
+ * resumed for the remaining N - k; also with augmentation and gradient
+ * accumulation on. Tolerance: none (bitwise), with the same thread count in
+ * both runs. Also: checkpoint checksum and file errors; K micro-batches of B
+ * against one batch of K * B (tolerance below); a schedule lengthened on
+ * resume keeps the lr continuous. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -62,6 +65,8 @@ static int teardown(void **state)
     return 0;
 }
 
+static train_hparams_more more; /* what base_opts gives every run */
+
 static train_opts base_opts(const char *out, char **paths)
 {
     paths[0] = g_build_filename(tmpdir, "train.bin", NULL);
@@ -79,6 +84,7 @@ static train_opts base_opts(const char *out, char **paths)
                            .optim = {.lr = 3e-3f, .lr_min_frac = 0.1f, .warmup = 4,
                                      .total_steps = 20, .beta1 = 0.9f, .beta2 = 0.95f,
                                      .eps = 1e-8f, .weight_decay = 0.1f, .grad_clip = 1.0f}};
+    o.more = more;
     o.threads = 2;
     o.quiet = 1;
     return o;
@@ -116,16 +122,15 @@ static void free_ckpt(ckpt *c)
     free(c->v);
 }
 
-static void test_resume_exact(void **state)
+static void resume_exact(const char *name_a, const char *name_b)
 {
-    (void)state;
     char *pa[3], *pb[3];
     GError *err = NULL;
     /* A: 20 steps uninterrupted */
-    train_opts a = base_opts("a", pa);
+    train_opts a = base_opts(name_a, pa);
     assert_true(train_run(&a, &err));
     /* B: 8 steps, checkpoint, then a new run resumed from it to the end */
-    train_opts b = base_opts("b", pb);
+    train_opts b = base_opts(name_b, pb);
     b.stop_at = 8;
     assert_true(train_run(&b, &err));
     ckpt mid;
@@ -197,6 +202,145 @@ static void test_resume_exact(void **state)
     free_paths(pb);
 }
 
+static void test_resume_exact(void **state)
+{
+    (void)state;
+    more = (train_hparams_more){0};
+    resume_exact("a", "b");
+}
+
+static void test_resume_exact_aug_accum(void **state)
+{
+    (void)state;
+    more = (train_hparams_more){.accum = 2, .transpose = 3, .stretch = 0.05f};
+    resume_exact("a2", "b2");
+    /* the recipe's extra fields travel in the checkpoint */
+    ckpt c;
+    char *dir = g_build_filename(tmpdir, "b2", NULL);
+    load_ckpt(dir, &c);
+    assert_int_equal(c.h.more.accum, 2);
+    assert_int_equal(c.h.more.transpose, 3);
+    assert_true(c.h.more.stretch == 0.05f);
+    assert_int_equal(c.h.tokens_seen, 20 * 2 * 4 * 24);
+    free_ckpt(&c);
+    g_free(dir);
+    more = (train_hparams_more){0};
+}
+
+/* K = 2 micro-batches of B = 4 against one batch of 8, same seed (so the same
+ * windows): the sums differ only in float order. Tolerance, after 12 steps
+ * with augmentation: logged losses within 1e-5 relative (the log keeps 6
+ * decimals), parameters within 2e-5 absolute (the lr is 3e-3: under 1 % of
+ * one step's change), AdamW first moments (which scale with the gradient, so
+ * a sum not divided by K would be 2x off) within 1e-3 of their largest. */
+static void test_accum_equals_big_batch(void **state)
+{
+    (void)state;
+    char *pa[3], *pb[3];
+    more = (train_hparams_more){.accum = 2, .transpose = 2, .stretch = 0.05f};
+    train_opts a = base_opts("acc2", pa);
+    more.accum = 1;
+    train_opts b = base_opts("big8", pb);
+    more = (train_hparams_more){0};
+    a.stop_at = b.stop_at = 12;
+    b.hp.B = 8;
+    GError *err = NULL;
+    assert_true(train_run(&a, &err));
+    assert_true(train_run(&b, &err));
+    ckpt ca, cb;
+    load_ckpt(pa[2], &ca);
+    load_ckpt(pb[2], &cb);
+    assert_memory_equal(&ca.h.rng, &cb.h.rng, sizeof ca.h.rng); /* the same windows drawn */
+    double worst = 0.0, moved = 0.0, worst_m = 0.0, max_m = 0.0;
+    for (size_t i = 0; i < ca.h.n_params; i++) {
+        double d = fabs((double)ca.p[i] - cb.p[i]), dm = fabs((double)ca.m[i] - cb.m[i]);
+        if (d > worst) worst = d;
+        if (dm > worst_m) worst_m = dm;
+        if (fabs(cb.m[i]) > max_m) max_m = fabs(cb.m[i]);
+    }
+    char *la = g_build_filename(pa[2], "log.csv", NULL), *lb = g_build_filename(pb[2], "log.csv", NULL);
+    GArray *ra = g_array_new(FALSE, FALSE, sizeof(train_log_row));
+    GArray *rb = g_array_new(FALSE, FALSE, sizeof(train_log_row));
+    assert_true(train_log_load(la, 1000, ra, NULL));
+    assert_true(train_log_load(lb, 1000, rb, NULL));
+    assert_int_equal(ra->len, 12);
+    assert_int_equal(rb->len, 12);
+    double worst_loss = 0.0;
+    for (guint i = 0; i < ra->len; i++) {
+        train_log_row *x = &g_array_index(ra, train_log_row, i), *y = &g_array_index(rb, train_log_row, i);
+        double r = fabs(x->train_loss - y->train_loss) / y->train_loss;
+        if (r > worst_loss) worst_loss = r;
+        moved = fabs(x->lr);
+    }
+    print_message("  2 x 4 vs 8 rows, 12 steps: params differ by %.2e at most, AdamW m by %.2e "
+                  "(largest %.2e), losses by %.2e relative (lr %.1e)\n", worst, worst_m, max_m,
+                  worst_loss, moved);
+    assert_true(worst <= 2e-5);
+    assert_true(worst_m <= 1e-3 * max_m);
+    assert_true(worst_loss <= 1e-5);
+    g_array_free(ra, TRUE);
+    g_array_free(rb, TRUE);
+    g_free(la);
+    g_free(lb);
+    free_ckpt(&ca);
+    free_ckpt(&cb);
+    free_paths(pa);
+    free_paths(pb);
+}
+
+/* A run of 20 steps stopped at 10 and resumed with the schedule lengthened to
+ * 40 (train_lr_set_total, as continuo-train --steps does): the lr at step 10
+ * is the one the 20-step schedule has there (2e-6 relative: the log's 6
+ * digits; the plain 40-step schedule would give 30 % more), then it decays
+ * to the floor at step 40; the restart travels in the checkpoint. */
+static void test_lr_lengthened_on_resume(void **state)
+{
+    (void)state;
+    char *pc[3];
+    train_opts c = base_opts("len", pc);
+    train_optim_cfg old = c.hp.optim;
+    c.stop_at = 10;
+    c.hp.val_every = 0;
+    assert_true(train_run(&c, NULL));
+    char *resume = g_build_filename(pc[2], "ckpt.bin", NULL);
+    ckpt mid;
+    load_ckpt(pc[2], &mid);
+    c.hp = mid.h.hp;
+    c.more = mid.h.more;
+    free_ckpt(&mid);
+    train_lr_set_total(&c.hp.optim, &c.more.lr_restart, 10, 40);
+    c.resume_path = resume;
+    c.stop_at = 0;
+    GError *err = NULL;
+    assert_true(train_run(&c, &err));
+    char *l = g_build_filename(pc[2], "log.csv", NULL);
+    GArray *rows = g_array_new(FALSE, FALSE, sizeof(train_log_row));
+    assert_true(train_log_load(l, 1000, rows, NULL));
+    assert_int_equal(rows->len, 40);
+    /* row s (1-based) logs the lr of 0-based step s - 1 */
+    float at10 = g_array_index(rows, train_log_row, 10).lr, want = train_lr_at(&old, 10);
+    float at9 = g_array_index(rows, train_log_row, 9).lr;
+    print_message("  lr at step 9: %.6g, 10 (resumed, 40 steps): %.6g, 20-step schedule at 10: %.6g\n",
+                  at9, at10, want);
+    assert_true(fabsf(at10 - want) <= 2e-6f * want);
+    for (guint i = 11; i < rows->len; i++)
+        assert_true(g_array_index(rows, train_log_row, i).lr <= g_array_index(rows, train_log_row, i - 1).lr);
+    float floor_lr = old.lr * old.lr_min_frac;
+    float last = g_array_index(rows, train_log_row, 39).lr;
+    /* 0-based step 39: 29 of the 30 steps from 10 to 40 along the cosine */
+    double want39 = floor_lr + 0.5 * (1.0 + cos(M_PI * 29.0 / 30.0)) * (want - floor_lr);
+    assert_true(fabs(last - want39) <= 2e-6 * want39);
+    ckpt end;
+    load_ckpt(pc[2], &end);
+    assert_int_equal(end.h.more.lr_restart.from_step, 10);
+    assert_int_equal(end.h.hp.optim.total_steps, 40);
+    free_ckpt(&end);
+    g_array_free(rows, TRUE);
+    g_free(l);
+    g_free(resume);
+    free_paths(pc);
+}
+
 static void test_ckpt_corrupt(void **state)
 {
     (void)state;
@@ -235,6 +379,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_exact),
+        cmocka_unit_test(test_resume_exact_aug_accum),
+        cmocka_unit_test(test_accum_equals_big_batch),
+        cmocka_unit_test(test_lr_lengthened_on_resume),
         cmocka_unit_test(test_ckpt_corrupt),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

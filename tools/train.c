@@ -73,7 +73,8 @@ static int plot_only_run(const char *out, const train_plot_ref *refs, int n_refs
     char *log = g_build_filename(out, "log.csv", NULL), *svg = g_build_filename(out, "curves.svg", NULL);
     char *ck = g_build_filename(out, "ckpt.bin", NULL);
     train_ckpt_header h;
-    long tps = train_ckpt_read_header(ck, &h, NULL) ? (long)h.hp.B * h.hp.T : 4096;
+    long tps = train_ckpt_read_header(ck, &h, NULL) ? (long)h.hp.B * h.hp.T * train_accum(&h.more)
+                                                    : 4096;
     GArray *rows = g_array_new(FALSE, FALSE, sizeof(train_log_row));
     gboolean ok = train_log_load(log, G_MAXLONG, rows, &err) &&
                   train_plot_svg(svg, rows, tps, "continuo training", refs, n_refs, 50, &err);
@@ -83,13 +84,15 @@ static int plot_only_run(const char *out, const train_plot_ref *refs, int n_refs
 }
 
 /* The model config and the fixed hyperparameters: from a checkpoint when
- * resuming, else from --init's weights or `fresh`, with the recipe's defaults
- * and the given batch/window/seed. FALSE + err if a file cannot be read. */
-static gboolean start_recipe(train_opts *o, const char *resume, const char *init,
+ * resuming (*step: its step), else from --init's weights or `fresh`, with the
+ * recipe's defaults and the given batch/window/seed. FALSE + err if a file
+ * cannot be read. */
+static gboolean start_recipe(train_opts *o, long *step, const char *resume, const char *init,
                              const model_config *fresh, int batch, int window, gint64 seed,
                              GError **err)
 {
     train_hparams *hp = &o->hp;
+    *step = 0;
     if (resume) {
         train_ckpt_header h;
         if (!train_ckpt_read_header(resume, &h, err)) {
@@ -97,6 +100,8 @@ static gboolean start_recipe(train_opts *o, const char *resume, const char *init
         }
         o->cfg = h.cfg;
         *hp = h.hp;
+        o->more = h.more;
+        *step = (long)h.step;
         if (batch > 0 || window > 0 || seed >= 0)
             fprintf(stderr, "continuo-train: --batch/--window/--seed ignored on resume (fixed by "
                             "the checkpoint)\n");
@@ -125,10 +130,10 @@ typedef struct {
     gchar *train, *val, *out, *resume, *init, *device;
     gchar **refs_s;
     gint dim, layers, heads, hidden, ctx, tied;
-    gint batch, window, steps, warmup, val_every, val_windows;
+    gint batch, window, steps, warmup, val_every, val_windows, accum, transpose;
     gint threads, ckpt_every, stop_at;
     gint64 seed;
-    gdouble lr, min_lr, wd, clip, ckpt_minutes, max_minutes;
+    gdouble lr, min_lr, wd, clip, ckpt_minutes, max_minutes, stretch;
     gboolean quiet, plot_only;
 } train_cli;
 
@@ -138,7 +143,8 @@ static gboolean parse_cli(int *argc, char ***argv, train_cli *c)
     *c = (train_cli){.dim = 256, .layers = 6, .heads = 8, .hidden = 768, .ctx = 1024,
                      .batch = -1, .window = -1, .steps = -1, .warmup = -1, .val_every = -1,
                      .val_windows = -1, .threads = 2, .seed = -1, .lr = NAN, .min_lr = NAN,
-                     .wd = NAN, .clip = NAN, .ckpt_minutes = 5.0};
+                     .wd = NAN, .clip = NAN, .ckpt_minutes = 5.0, .accum = -1, .transpose = -1,
+                     .stretch = NAN};
     GOptionEntry entries[] = {
         {"plot-only", 0, 0, G_OPTION_ARG_NONE, &c->plot_only, "only redraw OUT/curves.svg from OUT/log.csv", NULL},
         {"train", 0, 0, G_OPTION_ARG_FILENAME, &c->train, "training token file", "FILE"},
@@ -154,7 +160,11 @@ static gboolean parse_cli(int *argc, char ***argv, train_cli *c)
         {"tied", 0, 0, G_OPTION_ARG_INT, &c->tied, "1: output head shares the embedding (0)", "0|1"},
         {"batch", 0, 0, G_OPTION_ARG_INT, &c->batch, "windows per step (8)", "B"},
         {"window", 0, 0, G_OPTION_ARG_INT, &c->window, "tokens per window (= ctx)", "T"},
-        {"steps", 0, 0, G_OPTION_ARG_INT, &c->steps, "length of the lr schedule in steps (20000)", "N"},
+        {"accum", 0, 0, G_OPTION_ARG_INT, &c->accum, "micro-batches of B windows per step (1)", "K"},
+        {"transpose", 0, 0, G_OPTION_ARG_INT, &c->transpose, "transpose each window by -N..N semitones (0)", "N"},
+        {"stretch", 0, 0, G_OPTION_ARG_DOUBLE, &c->stretch, "stretch each window's time by -P..P % (0)", "P"},
+        {"steps", 0, 0, G_OPTION_ARG_INT, &c->steps, "length of the lr schedule in steps (20000); "
+                                                     "on resume the cosine continues from the lr at the resumed step", "N"},
         {"lr", 0, 0, G_OPTION_ARG_DOUBLE, &c->lr, "peak learning rate (1e-3)", "X"},
         {"min-lr-frac", 0, 0, G_OPTION_ARG_DOUBLE, &c->min_lr, "final lr / peak lr (0.1)", "X"},
         {"warmup", 0, 0, G_OPTION_ARG_INT, &c->warmup, "warmup steps (200)", "N"},
@@ -181,6 +191,44 @@ static gboolean parse_cli(int *argc, char ***argv, train_cli *c)
         return FALSE;
     }
     g_option_context_free(oc);
+    return TRUE;
+}
+
+/* The recipe options of the command line over o's recipe (a resume's: say
+ * what changed; --steps continues the cosine from the resumed step's lr).
+ * FALSE: a bad value (said). */
+static gboolean apply_recipe_options(train_opts *o, const train_cli *c, long resume_step)
+{
+    /* recipe options that may change on c->resume (e.g. a longer schedule) */
+    GString *over = g_string_new(NULL);
+#define OVERRIDE_I(v, field, name) if (v >= 0) { if (c->resume && field != v) g_string_append_printf(over, " %s %d", name, v); field = v; }
+#define OVERRIDE_F(v, field, name) if (!isnan(v)) { if (c->resume && field != (float)v) g_string_append_printf(over, " %s %g", name, v); field = (float)v; }
+    if (c->steps >= 0 && c->resume && c->steps != o->hp.optim.total_steps) {
+        float lr0 = train_lr_sched(&o->hp.optim, &o->more.lr_restart, resume_step);
+        train_lr_set_total(&o->hp.optim, &o->more.lr_restart, resume_step, c->steps);
+        g_string_append_printf(over, " --steps %d (lr %.3g at step %ld, cosine from there)", c->steps,
+                               lr0, resume_step);
+    } else if (c->steps >= 0) {
+        o->hp.optim.total_steps = c->steps;
+    }
+    if (c->stretch < 0 || c->stretch >= 50) {
+        fprintf(stderr, "continuo-train: --stretch %g: expected 0 <= P < 50 (percent)\n", c->stretch);
+        g_string_free(over, TRUE);
+        return FALSE;
+    }
+    int transpose = c->transpose > 127 ? 127 : c->transpose;
+    OVERRIDE_I(c->accum, o->more.accum, "--accum");
+    OVERRIDE_I(transpose, o->more.transpose, "--transpose");
+    OVERRIDE_F(c->stretch / 100.0, o->more.stretch, "--stretch/100");
+    OVERRIDE_I(c->warmup, o->hp.optim.warmup, "--warmup");
+    OVERRIDE_I(c->val_every, o->hp.val_every, "--val-every");
+    OVERRIDE_I(c->val_windows, o->hp.val_windows, "--val-windows");
+    OVERRIDE_F(c->lr, o->hp.optim.lr, "--lr");
+    OVERRIDE_F(c->min_lr, o->hp.optim.lr_min_frac, "--min-lr-frac");
+    OVERRIDE_F(c->wd, o->hp.optim.weight_decay, "--wd");
+    OVERRIDE_F(c->clip, o->hp.optim.grad_clip, "--clip");
+    if (over->len) fprintf(stderr, "continuo-train: resuming with a changed recipe:%s\n", over->str);
+    g_string_free(over, TRUE);
     return TRUE;
 }
 
@@ -232,7 +280,8 @@ int main(int argc, char **argv)
     model_config fresh = {.dim = c.dim, .n_layers = c.layers, .n_heads = c.heads, .hidden_dim = c.hidden,
                           .vocab_size = tok_vocab_size((int)vocab_id), .seq_len = c.ctx,
                           .vocab_id = (int)vocab_id, .tied = c.tied, .rope_theta = 10000.0f};
-    if (!start_recipe(&o, c.resume, c.init, &fresh, c.batch, c.window, c.seed, &err)) {
+    long resume_step;
+    if (!start_recipe(&o, &resume_step, c.resume, c.init, &fresh, c.batch, c.window, c.seed, &err)) {
         fprintf(stderr, "continuo-train: %s\n", err->message);
         return 1;
     }
@@ -241,20 +290,7 @@ int main(int argc, char **argv)
                 o.cfg.vocab_id, o.cfg.vocab_size, c.train, vocab_id);
         return 1;
     }
-    /* recipe options that may change on c.resume (e.g. a longer schedule) */
-    GString *over = g_string_new(NULL);
-#define OVERRIDE_I(v, field, name) if (v >= 0) { if (c.resume && field != v) g_string_append_printf(over, " %s %d", name, v); field = v; }
-#define OVERRIDE_F(v, field, name) if (!isnan(v)) { if (c.resume && field != (float)v) g_string_append_printf(over, " %s %g", name, v); field = (float)v; }
-    OVERRIDE_I(c.steps, hp->optim.total_steps, "--steps");
-    OVERRIDE_I(c.warmup, hp->optim.warmup, "--warmup");
-    OVERRIDE_I(c.val_every, hp->val_every, "--val-every");
-    OVERRIDE_I(c.val_windows, hp->val_windows, "--val-windows");
-    OVERRIDE_F(c.lr, hp->optim.lr, "--lr");
-    OVERRIDE_F(c.min_lr, hp->optim.lr_min_frac, "--min-lr-frac");
-    OVERRIDE_F(c.wd, hp->optim.weight_decay, "--wd");
-    OVERRIDE_F(c.clip, hp->optim.grad_clip, "--clip");
-    if (over->len) fprintf(stderr, "continuo-train: resuming with a changed recipe:%s\n", over->str);
-    g_string_free(over, TRUE);
+    if (!apply_recipe_options(&o, &c, resume_step)) return 2;
 
     o.train_path = c.train;
     o.val_path = c.val;

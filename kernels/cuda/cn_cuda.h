@@ -32,7 +32,7 @@
 extern "C" {
 #endif
 
-#define CN_CUDA_ABI 3
+#define CN_CUDA_ABI 4
 #define CN_CUDA_ENTRY "cn_cuda_get_api"   /* const cn_cuda_api *cn_cuda_get_api(void) */
 #define CN_CUDA_LIB_NAME "libcontinuo-cuda.so"
 
@@ -150,6 +150,12 @@ typedef struct cn_cuda_api {
     void (*dec_set_graph)(cn_cuda_decoder *d, int on);
     /* Kernels in one decode step (each a launch without the graph). */
     int (*dec_kernels_per_token)(const cn_cuda_decoder *d);
+
+    /* ---- training, continued (train_model.cu) ---------------------------- */
+    /* train_backward without the zeroing: grads += d mean loss / d params
+     * (gradient accumulation over micro-batches). */
+    int (*train_backward_add)(cn_cuda_trainer *tr, const uint16_t *h_tokens, const int *h_targets,
+                              int B, int T);
 } cn_cuda_api;
 
 typedef const cn_cuda_api *(*cn_cuda_get_api_fn)(void);

@@ -288,8 +288,8 @@ static int train_forward(cn_cuda_trainer *tr, const uint16_t *tokens, const int 
 
 /* ---- backward ------------------------------------------------------------ */
 
-static int train_backward(cn_cuda_trainer *tr, const uint16_t *tokens, const int *targets, int B,
-                          int T)
+static int backward(cn_cuda_trainer *tr, const uint16_t *tokens, const int *targets, int B, int T,
+                    int add)
 {
     const cn_cuda_train_shape *s = &tr->s;
     int L = s->n_layers, C = s->dim, H = s->hidden_dim, V = s->vocab_size, NH = s->n_heads;
@@ -297,7 +297,7 @@ static int train_backward(cn_cuda_trainer *tr, const uint16_t *tokens, const int
     dev_acts *a = &tr->a;
     const dev_weights *w = &tr->w, *g = &tr->g;
     CN_TRY(check_batch(tr, B, T));
-    CN_CU(cudaMemsetAsync(tr->grads, 0, tr->n * sizeof(float)));
+    if (!add) CN_CU(cudaMemsetAsync(tr->grads, 0, tr->n * sizeof(float)));
     int count = 0;
     for (int n = 0; n < N; n++) count += targets[n] >= 0;
     if (!count) return 0;
@@ -341,6 +341,18 @@ static int train_backward(cn_cuda_trainer *tr, const uint16_t *tokens, const int
     CN_CU(cudaDeviceSynchronize());
     CN_CU(cudaGetLastError());
     return 0;
+}
+
+static int train_backward(cn_cuda_trainer *tr, const uint16_t *tokens, const int *targets, int B,
+                          int T)
+{
+    return backward(tr, tokens, targets, B, T, 0);
+}
+
+static int train_backward_add(cn_cuda_trainer *tr, const uint16_t *tokens, const int *targets,
+                              int B, int T)
+{
+    return backward(tr, tokens, targets, B, T, 1);
 }
 
 /* ---- optimizer ----------------------------------------------------------- */
@@ -387,6 +399,7 @@ void cn_cuda_train_fill(cn_cuda_api *api)
     api->train_get_state = train_get_state;
     api->train_forward = train_forward;
     api->train_backward = train_backward;
+    api->train_backward_add = train_backward_add;
     api->train_grad_norm = train_grad_norm;
     api->train_adamw = train_adamw;
     api->train_get_outputs = train_get_outputs;

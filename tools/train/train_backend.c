@@ -1,7 +1,8 @@
 /* train_backend.c — choosing a trainer backend, and the CPU one: the
  * train_model (train_model.c, OpenBLAS) with AdamW on the host. The step is
  * exactly the CPU loop's sequence (zero grads, forward, backward, norm, clip,
- * AdamW), so CPU runs stay bitwise what they were. */
+ * AdamW), so CPU runs stay bitwise what they were; a batch of K micro-batches
+ * does forward and backward K times before the one update. */
 #include <stdlib.h>
 #include <string.h>
 #include "train_backend.h"
@@ -16,13 +17,30 @@ static gboolean cpu_step(train_backend *b, const uint16_t *in, const int *tg, in
                          GError **err)
 {
     train_model *m = &((cpu_impl *)b->impl)->m;
+    int K = train_micro_batches(b, B, err);
+    if (!K) return FALSE;
+    int mb = B / K;
+    size_t rows = (size_t)mb * T;
     train_model_zero_grad(m);
-    *loss = train_model_forward(m, in, tg, B, T);
-    train_model_backward(m, in, tg, B, T);
-    *norm = train_grad_norm(m->grads, m->n_params);
+    double sum = 0.0;
+    for (int k = 0; k < K; k++) { /* backward adds to the gradients */
+        float l = train_model_forward(m, in + k * rows, tg + k * rows, mb, T);
+        train_model_backward(m, in + k * rows, tg + k * rows, mb, T);
+        sum += l;
+    }
+    *loss = K == 1 ? (float)sum : (float)(sum / K);
+    *norm = train_grad_norm(m->grads, m->n_params) / K;
     train_adamw_update(m->params, m->grads, b->mom, b->vel, b->mask, m->n_params, o, lr,
-                       train_clip_scale(o, *norm), t);
+                       train_clip_scale(o, *norm) / (float)K, t);
     return TRUE;
+}
+
+int train_micro_batches(const train_backend *b, int B, GError **err)
+{
+    if (B <= b->B) return 1;
+    if (B % b->B == 0) return B / b->B;
+    g_set_error(err, CN_ERROR, CN_ERR_ARG, "a batch of %d rows is not a multiple of %d", B, b->B);
+    return 0;
 }
 
 static gboolean cpu_loss(train_backend *b, const uint16_t *in, const int *tg, int B, int T,

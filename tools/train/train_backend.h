@@ -32,7 +32,12 @@ struct train_backend {
 
     /* One optimizer step on a batch: forward (mean loss of scored targets),
      * backward, global grad norm (before clipping) into *norm, clipping to
-     * o->grad_clip, AdamW at learning rate lr with 1-based step t. */
+     * o->grad_clip, AdamW at learning rate lr with 1-based step t. A batch of
+     * more rows than the backend's B (a multiple of it: train_micro_batches)
+     * is K micro-batches of B: their gradients are summed, then divided by K
+     * (the mean loss of the whole batch when every micro-batch scores the same
+     * count of targets, as training windows do); *loss is the micro-batches'
+     * mean loss. */
     gboolean (*step)(train_backend *b, const uint16_t *tokens, const int *targets, int B, int T,
                      const train_optim_cfg *o, float lr, long t, float *loss, double *norm,
                      GError **err);
@@ -50,6 +55,10 @@ struct train_backend {
 gboolean train_backend_new(train_backend *b, const char *device, const model_config *cfg, int B,
                            int T, int threads, GError **err);
 void train_backend_free(train_backend *b);
+
+/* Micro-batches for a batch of B rows: 1 when B fits the backend's batch,
+ * B / b->B when it is a multiple of it, else 0 with *err set. */
+int train_micro_batches(const train_backend *b, int B, GError **err);
 
 /* A train_model that views the backend's host params (no activations):
  * for train_model_init, train_model_load_params and train_model_decay_mask. */

@@ -28,11 +28,25 @@ static gboolean cuda_step(train_backend *b, const uint16_t *in, const int *tg, i
 {
     cuda_impl *c = b->impl;
     const cn_cuda_api *api = c->api;
-    if (api->train_forward(c->tr, in, tg, B, T, loss) != 0) return fail(b, err, "forward");
-    if (api->train_backward(c->tr, in, tg, B, T) != 0) return fail(b, err, "backward");
+    int K = train_micro_batches(b, B, err);
+    if (!K) return FALSE;
+    int mb = B / K;
+    size_t rows = (size_t)mb * T;
+    double sum = 0.0;
+    for (int k = 0; k < K; k++) { /* the first backward sets the gradients, the others add */
+        float l = 0.0f;
+        if (api->train_forward(c->tr, in + k * rows, tg + k * rows, mb, T, &l) != 0)
+            return fail(b, err, "forward");
+        int (*bwd)(cn_cuda_trainer *, const uint16_t *, const int *, int, int) =
+            k == 0 ? api->train_backward : api->train_backward_add;
+        if (bwd(c->tr, in + k * rows, tg + k * rows, mb, T) != 0) return fail(b, err, "backward");
+        sum += l;
+    }
+    *loss = K == 1 ? (float)sum : (float)(sum / K);
     if (api->train_grad_norm(c->tr, norm) != 0) return fail(b, err, "grad norm");
+    *norm /= K;
     cn_cuda_adamw_cfg ac = {o->beta1, o->beta2, o->eps, o->weight_decay};
-    if (api->train_adamw(c->tr, &ac, lr, train_clip_scale(o, *norm), t) != 0)
+    if (api->train_adamw(c->tr, &ac, lr, train_clip_scale(o, *norm) / (float)K, t) != 0)
         return fail(b, err, "adamw");
     return TRUE;
 }

@@ -22,12 +22,27 @@
 
 /* The recipe: fixed when a run starts, kept in its checkpoints. */
 typedef struct {
-    int32_t B, T;         /* batch rows, window length (tokens) */
+    int32_t B, T;         /* batch rows (per micro-batch), window length (tokens) */
     int32_t val_every;    /* steps between validation losses */
     int32_t val_windows;  /* fixed validation windows (of T tokens) */
     uint64_t seed;        /* init and data order */
     train_optim_cfg optim;
 } train_hparams;
+
+/* More of the recipe, in the header after the fields above, where a
+ * checkpoint without them holds the padding's zeros: read as one
+ * micro-batch, no augmentation, the unchanged schedule. */
+typedef struct {
+    int32_t accum;     /* micro-batches of B rows per optimizer step (0: 1) */
+    int32_t transpose; /* augmentation (train_aug.h): +-semitones */
+    float stretch;     /* augmentation: +-fraction of time */
+    train_lr_restart lr_restart; /* where a changed schedule length picked up */
+} train_hparams_more;
+
+static inline int train_accum(const train_hparams_more *m)
+{
+    return m->accum > 1 ? m->accum : 1;
+}
 
 typedef struct {
     char magic[8];
@@ -44,6 +59,7 @@ typedef struct {
     train_rng rng;       /* data sampler state after `step` batches */
     uint64_t n_params;
     uint8_t sha256[32];  /* of params, m, v */
+    train_hparams_more more;
 } train_ckpt_header;
 
 /* Writes header h (magic, version, n_params and checksum are filled here)

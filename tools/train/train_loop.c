@@ -76,6 +76,8 @@ typedef struct {
     const train_opts *o;
     train_backend be; /* the model, its gradients and optimizer state (CPU or GPU) */
     train_hparams hp;
+    train_hparams_more more;
+    train_aug aug;
     tokfile train, val;
     gboolean have_val;
     train_ckpt_header h; /* step, rng, timing: the live state */
@@ -91,13 +93,14 @@ static gboolean write_checkpoint(run *r, GError **err)
     if (!r->be.pull(&r->be, err)) return FALSE;
     r->h.cfg = r->be.cfg;
     r->h.hp = r->hp;
+    r->h.more = r->more;
     if (!train_ckpt_write(r->p_ckpt, &r->h, r->be.params, r->be.mom, r->be.vel, err)) return FALSE;
     if (!model_file_write(r->p_model, &r->be.cfg, r->be.params, err)) return FALSE;
     char *title = g_strdup_printf("continuo: d%d L%d h%d ctx%d, %.1fM params",
                                   r->be.cfg.dim, r->be.cfg.n_layers, r->be.cfg.hidden_dim,
                                   r->hp.T, r->be.n_params / 1e6);
     GError *e = NULL;
-    if (!train_plot_svg(r->p_svg, r->rows, (long)r->hp.B * r->hp.T, title, r->o->refs,
+    if (!train_plot_svg(r->p_svg, r->rows, (long)r->hp.B * r->hp.T * train_accum(&r->more), title, r->o->refs,
                         r->o->n_refs, 50, &e)) {
         /* a picture that fails to write must not stop training */
         fprintf(stderr, "train: %s\n", e->message);
@@ -125,6 +128,7 @@ static gboolean run_setup(run *r, const train_opts *o, GError **err)
 {
     r->o = o;
     r->hp = o->hp;
+    r->more = o->more;
     model_config cfg = o->cfg;
     if (o->resume_path) {
         train_ckpt_header ch;
@@ -141,6 +145,8 @@ static gboolean run_setup(run *r, const train_opts *o, GError **err)
         return FALSE;
     }
     if (!tokfile_open(&r->train, o->train_path, err)) return FALSE;
+    r->aug = (train_aug){.transpose = r->more.transpose, .stretch = r->more.stretch,
+                         .vocab_id = r->train.vocab_id};
     if ((long)r->train.n_tokens <= r->hp.T + 1) {
         g_set_error(err, CN_ERROR, CN_ERR_ARG, "%s: %zu tokens, fewer than one window of %d",
                     o->train_path, r->train.n_tokens, r->hp.T + 1);
@@ -205,34 +211,34 @@ gboolean train_run(const train_opts *o, GError **err)
         return FALSE;
     }
     train_hparams *hp = &r.hp;
-    int B = hp->B, T = hp->T;
+    int B = hp->B, T = hp->T, K = train_accum(&r.more), KB = K * B;
     long end = hp->optim.total_steps;
     if (o->stop_at > 0 && o->stop_at < end) end = o->stop_at;
-    uint16_t *in = malloc((size_t)B * T * sizeof *in);
-    int *tg = malloc((size_t)B * T * sizeof *tg);
+    uint16_t *in = malloc((size_t)KB * T * sizeof *in);
+    int *tg = malloc((size_t)KB * T * sizeof *tg);
     gint64 t_start = g_get_monotonic_time(), t_ckpt = t_start;
     double compute_s = 0.0; /* this session: seconds in training steps (no validation) */
     long steps0 = (long)r.h.step;
     double elapsed0 = r.h.elapsed_s;
     gboolean ok = TRUE;
     if (!o->quiet)
-        fprintf(stderr, "train: %.2fM params, B=%d T=%d, step %ld -> %ld of %d, %s\n",
-                r.be.n_params / 1e6, B, T, (long)r.h.step, end, hp->optim.total_steps,
+        fprintf(stderr, "train: %.2fM params, B=%d x %d T=%d, step %ld -> %ld of %d, %s\n",
+                r.be.n_params / 1e6, B, K, T, (long)r.h.step, end, hp->optim.total_steps,
                 r.be.description);
 
     while (r.h.step < end && !stop_flag) {
         gint64 t0 = g_get_monotonic_time();
-        train_batch_random(&r.train, &r.h.rng, B, T, in, tg);
-        float lr = train_lr_at(&hp->optim, r.h.step), loss = 0.0f;
+        train_batch_random(&r.train, &r.h.rng, &r.aug, KB, T, in, tg);
+        float lr = train_lr_sched(&hp->optim, &r.more.lr_restart, r.h.step), loss = 0.0f;
         double norm = 0.0;
-        if (!r.be.step(&r.be, in, tg, B, T, &hp->optim, lr, r.h.step + 1, &loss, &norm, err)) {
+        if (!r.be.step(&r.be, in, tg, KB, T, &hp->optim, lr, r.h.step + 1, &loss, &norm, err)) {
             ok = FALSE;
             break;
         }
         r.h.step++;
-        r.h.tokens_seen += (int64_t)B * T;
+        r.h.tokens_seen += (int64_t)KB * T;
         gint64 t1 = g_get_monotonic_time();
-        float tok_s = (float)((double)B * T / ((t1 - t0) / 1e6));
+        float tok_s = (float)((double)KB * T / ((t1 - t0) / 1e6));
         compute_s += (t1 - t0) / 1e6;
 
         float val = NAN;
@@ -282,7 +288,7 @@ gboolean train_run(const train_opts *o, GError **err)
         ok = write_checkpoint(&r, err);
         long done = (long)r.h.step - steps0;
         if (done > 0 && compute_s > 0) {
-            double tps = (double)done * B * T / compute_s;
+            double tps = (double)done * KB * T / compute_s;
             fprintf(stderr, "train_tokens_per_s: %.0f tokens/s (this session, %ld steps, steps only)\n",
                     tps, done);
             if (o->flops_per_token > 0 && o->peak_gflops > 0)

@@ -12,6 +12,9 @@
  * (a window may start mid-document or cross a document start). It tracks
  * progress cheaply; continuo-eval's per-document figure over the whole file is
  * the one to set beside baselines and published numbers.
+ * One optimizer step takes accum micro-batches of B windows (train_accum):
+ * the same step as one batch of accum * B windows, drawn in the same order,
+ * while the device holds activations for B only.
  * Not real-time safe. */
 #ifndef CONTINUO_TRAIN_LOOP_H
 #define CONTINUO_TRAIN_LOOP_H
@@ -27,11 +30,13 @@ typedef struct {
     const char *train_path;  /* token file (tokfile.h) */
     const char *val_path;    /* token file; NULL: no validation */
     const char *out_dir;
-    const char *resume_path; /* checkpoint to continue: cfg must equal its config; hp is used
-                                as given (callers pass the checkpoint's, maybe overridden) */
+    const char *resume_path; /* checkpoint to continue: cfg must equal its config; hp and more
+                                are used as given (callers pass the checkpoint's, maybe
+                                overridden: train_lr_set_total for another length) */
     const char *init_path;   /* weights file to start from (fine-tuning); fresh optimizer */
     model_config cfg;        /* model shape for a fresh run */
     train_hparams hp;        /* recipe for a fresh run */
+    train_hparams_more more; /* its accumulation, augmentation and schedule change */
     int threads;             /* threads for OpenBLAS and the other loops */
     const char *device;      /* trainer backend: "cpu" (or NULL) or "cuda" (train_backend.h) */
     double ckpt_minutes;     /* wall minutes between checkpoints (<= 0: off) */

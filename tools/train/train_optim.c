@@ -13,6 +13,25 @@ float train_lr_at(const train_optim_cfg *o, long step)
     return floor_lr + (float)(0.5 * (1.0 + cos(M_PI * frac))) * (o->lr - floor_lr);
 }
 
+float train_lr_sched(const train_optim_cfg *o, const train_lr_restart *r, long step)
+{
+    if (!r || r->from_step <= 0 || step < r->from_step) return train_lr_at(o, step);
+    float floor_lr = o->lr * o->lr_min_frac;
+    if (step >= o->total_steps) return floor_lr;
+    double frac = (double)(step - r->from_step) / (double)(o->total_steps - r->from_step);
+    return floor_lr + (float)(0.5 * (1.0 + cos(M_PI * frac))) * (r->from_lr - floor_lr);
+}
+
+void train_lr_set_total(train_optim_cfg *o, train_lr_restart *r, long step, int total)
+{
+    if (total == o->total_steps) return;
+    if (step >= o->warmup && step > 0) {
+        float now = train_lr_sched(o, r, step);
+        *r = (train_lr_restart){.from_step = (int32_t)step, .from_lr = now};
+    }
+    o->total_steps = total;
+}
+
 double train_grad_norm(const float *g, size_t n)
 {
     double s = 0.0;

@@ -20,6 +20,24 @@ typedef struct {
  * then cosine from lr to lr * lr_min_frac at total_steps. */
 float train_lr_at(const train_optim_cfg *o, long step);
 
+/* A schedule whose length changed during a run: from from_step on, the
+ * cosine runs from from_lr down to lr * lr_min_frac at total_steps, so the
+ * lr is continuous where the length changed. from_step 0: no change. */
+typedef struct {
+    int32_t from_step;
+    float from_lr;
+} train_lr_restart;
+
+/* The lr at step of the schedule o changed as r says (r NULL or from_step 0:
+ * train_lr_at). Steps before r->from_step get the unchanged schedule. */
+float train_lr_sched(const train_optim_cfg *o, const train_lr_restart *r, long step);
+
+/* Sets the schedule's length to total at step (a resume with another
+ * --steps): during the warmup only total_steps changes (the warmup does not
+ * depend on it); after it, *r restarts the cosine at step from the lr the
+ * schedule has there. Nothing when total is the length already. */
+void train_lr_set_total(train_optim_cfg *o, train_lr_restart *r, long step, int total);
+
 /* Global L2 norm of g (n floats), accumulated in double. */
 double train_grad_norm(const float *g, size_t n);
 
