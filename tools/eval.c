@@ -26,6 +26,43 @@
 #include "token.h"
 #include "token_v2.h"
 
+/* The baselines' NLL summed over the scored tokens of docs: a unigram and
+ * an interpolated Kneser-Ney n-gram, both counted on the train file. */
+static void baseline_nll(const tokfile *tr, const tokfile *tf, GArray *docs, int order, int V,
+                         double *uni, double *kn)
+{
+    /* unigram over predicted tokens (everything but BOS), add-one smoothing */
+    double *cnt = g_new0(double, V);
+    double total = 0;
+    for (size_t i = 0; i < tr->n_tokens; i++)
+        if (tr->tokens[i] != TOK_BOS && tr->tokens[i] < V) {
+            cnt[tr->tokens[i]] += 1;
+            total += 1;
+        }
+    train_ngram *ng = train_ngram_new(tr->tokens, tr->n_tokens, order, V);
+    double u = 0, k_n = 0;
+    for (guint k = 0; k < docs->len; k++) {
+        train_eval_doc d = g_array_index(docs, train_eval_doc, k);
+        for (size_t i = d.start + 1; i < d.end; i++) {
+            int t = tf->tokens[i];
+            u -= log((cnt[t] + 1.0) / (total + V));
+            k_n += train_ngram_nll(ng, tf->tokens + d.start, i - d.start);
+        }
+    }
+    train_ngram_free(ng);
+    g_free(cnt);
+    *uni = u;
+    *kn = k_n;
+}
+
+/* One model's NLL as nats per token, per note and per second of music. */
+static void print_nll(const char *name, double nll, long scored, long notes, double music_s)
+{
+    printf("%s_nll: %.4f nats/token\n", name, nll / scored);
+    printf("%s_nll_per_note: %.4f nats/note\n", name, notes ? nll / notes : NAN);
+    printf("%s_nll_per_second: %.3f nats/s\n", name, music_s > 0 ? nll / music_s : NAN);
+}
+
 int main(int argc, char **argv)
 {
     gchar *train_path = NULL;
@@ -121,32 +158,12 @@ int main(int argc, char **argv)
             fprintf(stderr, "continuo-eval: %s\n", err->message);
             return 1;
         }
-        /* unigram over predicted tokens (everything but BOS), add-one smoothing */
-        double *cnt = g_new0(double, V);
-        double total = 0;
-        for (size_t i = 0; i < tr.n_tokens; i++)
-            if (tr.tokens[i] != TOK_BOS && tr.tokens[i] < V) {
-                cnt[tr.tokens[i]] += 1;
-                total += 1;
-            }
-        train_ngram *ng = train_ngram_new(tr.tokens, tr.n_tokens, order, V);
-        double uni = 0, kn = 0;
-        for (guint k = 0; k < docs->len; k++) {
-            train_eval_doc d = g_array_index(docs, train_eval_doc, k);
-            for (size_t i = d.start + 1; i < d.end; i++) {
-                int t = tf.tokens[i];
-                uni -= log((cnt[t] + 1.0) / (total + V));
-                kn += train_ngram_nll(ng, tf.tokens + d.start, i - d.start);
-            }
-        }
-        printf("unigram_nll: %.4f nats/token\n", uni / scored);
-        printf("unigram_nll_per_note: %.4f nats/note\n", notes ? uni / notes : NAN);
-        printf("unigram_nll_per_second: %.3f nats/s\n", music_s > 0 ? uni / music_s : NAN);
-        printf("kn%d_nll: %.4f nats/token\n", order, kn / scored);
-        printf("kn%d_nll_per_note: %.4f nats/note\n", order, notes ? kn / notes : NAN);
-        printf("kn%d_nll_per_second: %.3f nats/s\n", order, music_s > 0 ? kn / music_s : NAN);
-        train_ngram_free(ng);
-        g_free(cnt);
+        double uni, kn;
+        baseline_nll(&tr, &tf, docs, order, V, &uni, &kn);
+        print_nll("unigram", uni, scored, notes, music_s);
+        char kname[16];
+        snprintf(kname, sizeof kname, "kn%d", order);
+        print_nll(kname, kn, scored, notes, music_s);
         tokfile_close(&tr);
     }
     g_array_free(docs, TRUE);
