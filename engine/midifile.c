@@ -27,57 +27,10 @@
 #include <glib/gstdio.h>
 #include "error.h"
 #include "midifile.h"
+#include "read_file.h"
 #include "smf_check.h"
 
 /* ---------------------------------------------------------------- reading */
-
-/* Reads a whole regular file of at most CN_SMF_MAX_BYTES. O_NONBLOCK so that a
- * FIFO or device given by mistake cannot block the open; it is then refused. */
-static uint8_t *read_file(const char *path, size_t *len, GError **err)
-{
-    char *name = g_filename_display_name(path);
-    uint8_t *buf = NULL;
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        g_set_error(err, CN_ERROR, CN_ERR_IO, "%s: cannot open: %s", name, g_strerror(e));
-        goto out;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        g_set_error(err, CN_ERROR, CN_ERR_IO, "%s: not a regular file", name);
-        goto out;
-    }
-    if ((uint64_t)st.st_size > CN_SMF_MAX_BYTES) {
-        g_set_error(err, CN_ERROR, CN_ERR_UNSUPPORTED,
-                    "%s: file is %lld bytes, more than the %zu MiB limit", name,
-                    (long long)st.st_size, CN_SMF_MAX_BYTES >> 20);
-        goto out;
-    }
-    size_t size = (size_t)st.st_size, got = 0;
-    buf = g_malloc(size ? size : 1);
-    while (got < size) { /* a file that shrinks meanwhile reads as truncated */
-        ssize_t n = read(fd, buf + got, size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int e = errno;
-            g_set_error(err, CN_ERROR, CN_ERR_IO, "%s: read error: %s", name, g_strerror(e));
-            g_free(buf);
-            buf = NULL;
-            goto out;
-        }
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
-    *len = got;
-out:
-    if (fd >= 0)
-        close(fd);
-    g_free(name);
-    return buf;
-}
 
 /* cn_smf_check callback: keeps notes, CCs and program changes, with the tick
  * (exact in a double, ticks < 2^52) in .time until the tempo map is known. */
@@ -101,7 +54,7 @@ static void collect_event(const cn_smf_event *ev, void *user)
 GArray *midifile_load(const char *path, GError **err)
 {
     size_t len = 0;
-    uint8_t *buf = read_file(path, &len, err);
+    uint8_t *buf = cn_read_file(path, CN_SMF_MAX_BYTES, &len, err);
     if (!buf)
         return NULL;
     GArray *events = cn_events_new();

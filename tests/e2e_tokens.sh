@@ -79,6 +79,12 @@ echo "NOTE_ON_60 NOTE_ON_999" > "$tmp/bad.txt"
 expect_error 1 "$bin" tokens "$tmp/missing.mid"
 expect_error 1 "$bin" tokens "$tmp/garbage.mid"
 expect_error 1 "$bin" tokens --decode "$tmp/bad.txt" -o "$tmp/x.mid"
+# Token lists follow the MIDI reader's rules: a regular file or stdin, at most
+# 64 MiB; /dev/zero must end at once with one line, not grow without end.
+expect_error 1 timeout 20 "$bin" tokens --decode /dev/zero -o "$tmp/x.mid"
+grep -q 'not a regular file' "$tmp/err" || fail "/dev/zero: $(cat "$tmp/err")"
+expect_error 1 timeout 20 sh -c "\"\$1\" tokens --decode - -o \"\$2\" < /dev/zero" sh "$bin" "$tmp/x.mid"
+grep -q 'stdin: more than 64 MiB' "$tmp/err" || fail "stdin from /dev/zero: $(cat "$tmp/err")"
 expect_error 1 "$bin" tokens --decode "$tmp/missing.txt" -o "$tmp/x.mid"
 expect_error 2 "$bin" tokens --decode "$tmp/a.txt"
 expect_error 2 "$bin" tokens

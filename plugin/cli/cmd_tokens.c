@@ -7,6 +7,7 @@
 #include <glib.h>
 #include "commands.h"
 #include "error.h"
+#include "read_file.h"
 #include "midifile.h"
 #include "token_v2.h"
 
@@ -58,24 +59,10 @@ static int encode(const char *path)
 /* Reads token names from path ("-" = stdin) into a new GArray of int. */
 static GArray *read_names(const char *path, GError **err)
 {
-    char *text = NULL;
-    gsize len = 0;
-    if (!strcmp(path, "-")) {
-        GString *s = g_string_new(NULL);
-        char buf[65536];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof buf, stdin)) > 0) g_string_append_len(s, buf, (gssize)n);
-        if (ferror(stdin)) {
-            g_set_error(err, CN_ERROR, CN_ERR_IO, "stdin: %s", g_strerror(errno));
-            g_string_free(s, TRUE);
-            return NULL;
-        }
-        len = s->len;
-        text = g_string_free(s, FALSE);
-        path = "stdin";
-    } else if (!g_file_get_contents(path, &text, &len, err)) {
-        return NULL;
-    }
+    size_t len = 0;
+    char *text = (char *)cn_read_file(path, CN_TEXT_MAX_BYTES, &len, err);
+    if (!text) return NULL;
+    if (!strcmp(path, "-")) path = "stdin";
     if (memchr(text, 0, len)) {
         g_set_error(err, CN_ERROR, CN_ERR_FORMAT, "%s: not a token list (binary data)", path);
         g_free(text);
