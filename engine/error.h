@@ -21,4 +21,9 @@ typedef enum {
     CN_ERR_SYNTH,       /* FluidSynth / SoundFont problem */
 } cn_error_code;
 
+/* Text from a file or the user, made safe to echo in a one-line message:
+ * control bytes (ESC, BEL, CR, NUL ...) and bytes that are not UTF-8 become
+ * \xHH, and more than max bytes are cut with "...". Newly allocated. */
+char *cn_printable(const char *s, size_t max);
+
 #endif

@@ -67,3 +67,28 @@ uint8_t *cn_read_file(const char *path, size_t max_bytes, size_t *len, GError **
     g_free(name);
     return buf;
 }
+
+gboolean cn_read_keyfile(GKeyFile *kf, const char *path, GError **err)
+{
+    size_t len = 0;
+    char *text = (char *)cn_read_file(path, (size_t)1 << 20, &len, err);
+    if (!text) return FALSE;
+    char *name = cn_printable(path, 200);
+    gboolean ok = FALSE;
+    if (memchr(text, 0, len) || !g_utf8_validate(text, (gssize)len, NULL)) {
+        g_set_error(err, CN_ERROR, CN_ERR_FORMAT, "%s: not a text file (a preset is UTF-8 text)",
+                    name);
+    } else {
+        GError *e = NULL;
+        ok = g_key_file_load_from_data(kf, text, len, G_KEY_FILE_NONE, &e);
+        if (!ok) {
+            char *msg = cn_printable(e->message, 160);
+            g_set_error(err, CN_ERROR, CN_ERR_FORMAT, "%s: %s", name, msg);
+            g_free(msg);
+            g_error_free(e);
+        }
+    }
+    g_free(name);
+    g_free(text);
+    return ok;
+}

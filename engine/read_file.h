@@ -18,4 +18,10 @@
  * file", "NAME: more than N MiB (the limit)". */
 uint8_t *cn_read_file(const char *path, size_t max_bytes, size_t *len, GError **err);
 
+/* A preset (GLib key file) read with these rules: a regular file of at most
+ * 1 MiB that is text (UTF-8, no NUL byte); errors quote what they echo with
+ * cn_printable, so a binary file or one full of escape codes gives one
+ * readable line. FALSE + err ("PATH: not a text file", "PATH: line 3: ..."). */
+gboolean cn_read_keyfile(GKeyFile *kf, const char *path, GError **err);
+
 #endif

@@ -15,6 +15,7 @@
 #include "session_config.h"
 #include "session.h"
 #include "error.h"
+#include "read_file.h"
 #include "settings.h"
 
 void session_config_defaults(session_config *c)
@@ -174,9 +175,11 @@ static const key_spec *key_find(const char *group, const char *key)
 static gboolean bad(GError **err, const char *path, const key_spec *k, const char *fmt,
                     const char *val)
 {
-    char *what = g_strdup_printf(fmt, val);
+    char *shown = cn_printable(val, 60);
+    char *what = g_strdup_printf(fmt, shown);
     g_set_error(err, CN_ERROR, CN_ERR_FORMAT, "%s: [%s] %s: %s", path, k->group, k->key, what);
     g_free(what);
+    g_free(shown);
     return FALSE;
 }
 
@@ -224,11 +227,7 @@ gboolean session_config_load(session_config *c, const char *path, GError **err)
 {
     GKeyFile *kf = g_key_file_new();
     GError *e = NULL;
-    if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &e)) {
-        int code = g_error_matches(e, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_PARSE) ? CN_ERR_FORMAT
-                                                                                : CN_ERR_IO;
-        g_set_error(err, CN_ERROR, code, "%s: %s", path, e->message);
-        g_error_free(e);
+    if (!cn_read_keyfile(kf, path, err)) {
         g_key_file_free(kf);
         return FALSE;
     }
@@ -238,7 +237,9 @@ gboolean session_config_load(session_config *c, const char *path, GError **err)
     for (int g = 0; ok && groups[g]; g++) {
         if (!strcmp(groups[g], SESSION_CONFIG_HOST_GROUP)) continue; /* the host's */
         if (!key_find(groups[g], NULL)) {
-            g_set_error(err, CN_ERROR, CN_ERR_FORMAT, "%s: unknown group [%s]", path, groups[g]);
+            char *shown = cn_printable(groups[g], 60);
+            g_set_error(err, CN_ERROR, CN_ERR_FORMAT, "%s: unknown group [%s]", path, shown);
+            g_free(shown);
             ok = FALSE;
             break;
         }
@@ -246,8 +247,10 @@ gboolean session_config_load(session_config *c, const char *path, GError **err)
         for (int i = 0; ok && names[i]; i++) {
             const key_spec *k = key_find(groups[g], names[i]);
             if (!k) {
+                char *shown = cn_printable(names[i], 60);
                 g_set_error(err, CN_ERROR, CN_ERR_FORMAT, "%s: [%s] %s: unknown key", path,
-                            groups[g], names[i]);
+                            groups[g], shown);
+                g_free(shown);
                 ok = FALSE;
                 break;
             }

@@ -2,6 +2,7 @@
 #include <stddef.h>
 #include <string.h>
 #include "error.h"
+#include "read_file.h"
 #include "host_config.h"
 
 void host_config_defaults(host_config *h)
@@ -23,10 +24,7 @@ static const struct {
 gboolean host_config_load(host_config *h, const char *path, GError **err)
 {
     GKeyFile *kf = g_key_file_new();
-    GError *e = NULL;
-    if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &e)) {
-        g_set_error(err, CN_ERROR, CN_ERR_IO, "%s: %s", path, e->message);
-        g_error_free(e);
+    if (!cn_read_keyfile(kf, path, err)) {
         g_key_file_free(kf);
         return FALSE;
     }
@@ -38,7 +36,9 @@ gboolean host_config_load(host_config *h, const char *path, GError **err)
         size_t k = 0;
         while (k < G_N_ELEMENTS(keys) && strcmp(keys[k].key, names[i])) k++;
         if (k == G_N_ELEMENTS(keys)) {
-            g_set_error(err, CN_ERROR, CN_ERR_FORMAT, "%s: [%s] %s: unknown key", path, g, names[i]);
+            char *shown = cn_printable(names[i], 60);
+            g_set_error(err, CN_ERROR, CN_ERR_FORMAT, "%s: [%s] %s: unknown key", path, g, shown);
+            g_free(shown);
             ok = FALSE;
             break;
         }
@@ -48,8 +48,10 @@ gboolean host_config_load(host_config *h, const char *path, GError **err)
         if (!strcmp(val, "true")) *f = true;
         else if (!strcmp(val, "false")) *f = false;
         else {
+            char *shown = cn_printable(val, 60);
             g_set_error(err, CN_ERROR, CN_ERR_FORMAT, "%s: [%s] %s: '%s' is not true or false", path,
-                        g, names[i], val);
+                        g, names[i], shown);
+            g_free(shown);
             ok = FALSE;
         }
         g_free(raw);

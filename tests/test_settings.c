@@ -242,6 +242,78 @@ static void test_host_group(void **state)
     }
 }
 
+/* A preset's errors echo what the file says, escaped: no control byte may
+ * reach the terminal; a file that is not text is refused, not loaded as the
+ * defaults (a file whose lines start with NUL used to load silently). */
+static gboolean has_control(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7F) return TRUE;
+    return FALSE;
+}
+
+static char *load_error(const char *content, size_t len)
+{
+    char *path = NULL;
+    int fd = g_file_open_tmp("cn-preset-XXXXXX.ini", &path, NULL);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, content, len), (ssize_t)len);
+    close(fd);
+    session_config c;
+    session_config_defaults(&c);
+    GError *err = NULL;
+    gboolean ok = session_config_load(&c, path, &err);
+    host_config h;
+    host_config_defaults(&h);
+    GError *herr = NULL;
+    gboolean hok = host_config_load(&h, path, &herr);
+    g_unlink(path);
+    g_free(path);
+    if (!hok) { /* the host's reader reads the same file: its errors are escaped too */
+        assert_false(has_control(herr->message));
+        g_error_free(herr);
+    }
+    if (ok) return NULL;
+    char *msg = g_strdup(err->message);
+    assert_false(has_control(msg));
+    g_error_free(err);
+    return msg;
+}
+
+static void test_preset_untrusted(void **state)
+{
+    (void)state;
+    static const char esc[] = "[session]\nmode = \033[31mred\a\n";
+    char *m = load_error(esc, sizeof esc - 1);
+    assert_non_null(m);
+    assert_non_null(strstr(m, "'\\x1B[31mred\\x07' is not duet"));
+    g_free(m);
+    static const char nul[] = "\0[session]\n\0mode = solo\n";
+    m = load_error(nul, sizeof nul - 1);
+    assert_non_null(m);
+    assert_non_null(strstr(m, "not a text file"));
+    g_free(m);
+    static const char bin[] = "\x89PNG\r\n\x1a\n\xff\xfe[session]\n";
+    m = load_error(bin, sizeof bin - 1);
+    assert_non_null(m);
+    assert_non_null(strstr(m, "not a text file"));
+    g_free(m);
+    static const char grp[] = "[ses\033sion]\nx = 1\n";
+    m = load_error(grp, sizeof grp - 1);
+    assert_non_null(m);
+    g_free(m);
+    static const char line[] = "\033[2J\r garbage\n";
+    m = load_error(line, sizeof line - 1);
+    assert_non_null(m);
+    assert_true(strlen(m) < 400);
+    g_free(m);
+    static const char good[] = "[session]\nmode = solo\n";
+    assert_null(load_error(good, sizeof good - 1));
+    char *p = cn_printable("a\tb\xc3\xa9\xff", 100); /* tab, e-acute (kept), a stray byte */
+    assert_string_equal(p, "a\\x09b\xc3\xa9\\xFF");
+    g_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_lv2_ports_agree),
         cmocka_unit_test(test_one_default_each),
         cmocka_unit_test(test_host_group),
+        cmocka_unit_test(test_preset_untrusted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
