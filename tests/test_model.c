@@ -162,6 +162,18 @@ static void ref_free(ref *r)
     g_free(r);
 }
 
+/* A double rounded to the half float the cache stores: the compiler's
+ * _Float16 where it has one (gcc), else through float by kernels.h (checked
+ * bit for bit by test_kernels' test_f16_scalar). */
+static double round_half(double x)
+{
+#ifdef __FLT16_MAX__
+    return (double)(_Float16)x;
+#else
+    return kern_f16_to_f32(kern_f32_to_f16((float)x));
+#endif
+}
+
 static void ref_rmsnorm(double *out, const double *x, const float *g, int n)
 {
     double ss = 0;
@@ -210,8 +222,8 @@ static void ref_step(ref *r, int token, double *out)
         ref_rope(q, pos, c);
         ref_rope(K + (size_t)pos * d, pos, c);
         for (int i = 0; i < d; i++) { /* the cache stores half floats */
-            K[(size_t)pos * d + i] = (double)(_Float16)K[(size_t)pos * d + i];
-            V[(size_t)pos * d + i] = (double)(_Float16)V[(size_t)pos * d + i];
+            K[(size_t)pos * d + i] = round_half(K[(size_t)pos * d + i]);
+            V[(size_t)pos * d + i] = round_half(V[(size_t)pos * d + i]);
         }
         for (int hh = 0; hh < H; hh++) {
             int nt = pos - r->start + 1;
