@@ -207,7 +207,8 @@ static gboolean cut(rotator *r, GError **err)
     GArray *next = cn_events_new();
     rotate_held_strike(&h, t, next);
     bool carried = next->len > 0;
-    g_array_append_vals(next, r->cur->data + n * sizeof(cn_event), r->cur->len - n);
+    if (n < r->cur->len) /* an empty GArray's data is NULL: no offset on it */
+        g_array_append_vals(next, &g_array_index(r->cur, cn_event, n), r->cur->len - n);
     g_array_free(r->cur, TRUE);
     r->cur = next;
     r->file_start = t;
