@@ -25,7 +25,8 @@
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
-BUILD   ?= build
+# SAN=1 (see "Other compilers, sanitizers, fuzzing" below) builds into its own folder.
+BUILD   ?= $(if $(filter 1,$(SAN)),build-san,build)
 CC      ?= cc
 PKGS    := glib-2.0 smf fluidsynth jack alsa openblas
 DEPS_OK := $(shell pkg-config --exists $(PKGS) cmocka && echo yes)
@@ -176,9 +177,11 @@ install-user: $(LV2_BUNDLE)
 	install -m 644 $(LV2_BUNDLE) presets/continuo.bin $(HOME)/.lv2/continuo.lv2/
 	install -m 644 $(wildcard presets/*.ini) $(HOME)/.lv2/continuo.lv2/presets/
 
-# Unit tests first (fast, no server), then the end-to-end scripts.
+# Unit tests first (fast, no server), then the end-to-end scripts, then the
+# clang + ASan/UBSan unit tests and fuzz smoke (sancheck, below).
 test: all
 	@tests/run-all $(BUILD)
+	@$(MAKE) --no-print-directory sancheck
 
 install: all $(if $(filter yes,$(LV2_OK)),install-lv2)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/continuo/presets \
@@ -194,6 +197,53 @@ endif
 
 clean:
 	rm -rf $(BUILD)
+
+# ---- Other compilers, sanitizers, fuzzing --------------------------------
+#   make CC=clang BUILD=build-clang   any C compiler, into its own folder
+#   make SAN=1 [CC=clang]             AddressSanitizer + UBSan (any UB fails),
+#                                     into build-san unless BUILD says otherwise
+#   make sancheck                     clang + ASan/UBSan build of the unit tests
+#                                     (build-clang-san, no CUDA, no LV2), then runs
+#                                     build-clang-san/tests/test_* and a short fuzz
+#                                     smoke (FUZZ_SECONDS, default 20 per target);
+#                                     skipped with one line when clang is missing
+#   make fuzz FUZZ_SECONDS=N          builds tests/fuzz/fuzz_*.c with libFuzzer
+#                                     (build-fuzz) and runs each target N s
+#                                     (default 60) from a seed corpus the
+#                                     project's tools write into build-fuzz/seeds
+ifeq ($(SAN),1)
+CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+endif
+ifeq ($(FUZZ),1)
+CFLAGS  += -fsanitize=fuzzer-no-link
+endif
+CLANG        ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   ?= build-fuzz
+SAN_BUILD    ?= build-clang-san
+FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+$(BUILD)/obj/tests/fuzz/%.o: INC := $(I_TOOLS) -Itests/support
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(TLIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer $^ -o $@ $(LDLIBS)
+fuzzers: $(FUZZERS)
+
+sancheck:
+	@if ! command -v $(CLANG) >/dev/null; then \
+	  echo "sancheck: SKIPPED: no $(CLANG) (tools/install-deps --clang installs it)"; exit 0; fi; \
+	$(MAKE) --no-print-directory CC=$(CLANG) SAN=1 CUDA=0 LV2_OK=no BUILD=$(SAN_BUILD) \
+	  $(patsubst $(BUILD)/%,$(SAN_BUILD)/%,$(filter-out %/test_lv2_host,$(TESTS)) $(BIN) $(TOOLS)) && \
+	tools/sancheck $(SAN_BUILD) && \
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(or $(SMOKE_SECONDS),20)
+
+fuzz:
+	@if ! command -v $(CLANG) >/dev/null; then \
+	  echo "fuzz: SKIPPED: no $(CLANG)"; exit 0; fi; \
+	$(MAKE) --no-print-directory CC=$(CLANG) SAN=1 FUZZ=1 CUDA=0 LV2_OK=no BUILD=$(FUZZ_BUILD) \
+	  fuzzers $(FUZZ_BUILD)/bin/continuo $(FUZZ_BUILD)/bin/continuo-mkmodel && \
+	tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECONDS)
+.PHONY: sancheck fuzz fuzzers
 
 .PHONY: all test install install-lv2 install-user clean
 .SECONDARY:

@@ -1,9 +1,11 @@
 /* continuation.c — the generation core of `continuo continue` (see
  * continuation.h). */
+#include <math.h>
 #include <string.h>
 #include "continuation.h"
 #include "error.h"
 #include "events.h"
+#include "smf_check.h"
 #include "token.h"
 #include "token_v2.h"
 
@@ -28,6 +30,18 @@ void continuation_primer_scan(const GArray *ev, continuation_primer *p)
         }
     }
     if (!found) p->origin = p->end;
+}
+
+gboolean continuation_check_length(const continuation_primer *p, double seconds, GError **err)
+{
+    double last = p->end + TOK_TIME_STEP + seconds;
+    if (last <= CN_SMF_MAX_SECONDS) return TRUE;
+    double room = floor((CN_SMF_MAX_SECONDS - p->end - TOK_TIME_STEP) * 100) / 100;
+    g_set_error(err, CN_ERROR, CN_ERR_ARG,
+                "the primer lasts %.2f s; with --seconds %g the output would last %.2f s, more "
+                "than the %.0f s one MIDI file holds (at most --seconds %.2f here)", p->end,
+                seconds, last, CN_SMF_MAX_SECONDS, MAX(room, 0.0));
+    return FALSE;
 }
 
 void continuation_primer_close(GArray *ev, double at)

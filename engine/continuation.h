@@ -45,6 +45,11 @@ typedef struct {
 } continuation_primer;
 
 void continuation_primer_scan(const GArray *events, continuation_primer *p);
+/* Whether primer + `seconds` of continuation fit in one MIDI file
+ * (CN_SMF_MAX_SECONDS), the continuation's start allowed one token time step
+ * after the primer's end; FALSE + err (CN_ERR_ARG, one line with the
+ * figures) when not. Call it before generating. */
+gboolean continuation_check_length(const continuation_primer *p, double seconds, GError **err);
 /* Appends to events a NOTE_OFF at `at` for each note still held there, and
  * lifts pedals left down, so the list leaves nothing hanging. */
 void continuation_primer_close(GArray *events, double at);

@@ -184,7 +184,16 @@ static float *cuda_done(model_state *s, int failed)
 /* ----------------------------------------------------------------------------
  * run state */
 
-static void *zalloc(size_t n, size_t size) { return g_aligned_alloc0(n ? n : 1, size, 64); }
+/* Zeroed, 64-byte aligned; NULL when memory is short (or n * size
+ * overflows): the caller reports, nothing aborts. Freed with free(). */
+static void *zalloc(size_t n, size_t size)
+{
+    void *p = NULL;
+    if (n == 0) n = 1;
+    if (size && n > SIZE_MAX / size) return NULL;
+    if (posix_memalign(&p, 64, n * size)) return NULL;
+    return memset(p, 0, n * size);
+}
 
 model_state *model_state_new(const model *m, GError **err)
 {
@@ -195,7 +204,8 @@ model_state *model_state_new(const model *m, GError **err)
     s->slide_keep = c->seq_len - (c->seq_len / 4 > 0 ? c->seq_len / 4 : 1);
     if (m->device == MODEL_DEVICE_CUDA) {
         s->logits = zalloc((size_t)c->vocab_size, sizeof(float));
-        if (!cuda_state_init(s, err)) {
+        if (!s->logits) g_set_error(err, CN_ERROR, CN_ERR_IO, "model state: out of memory");
+        if (!s->logits || !cuda_state_init(s, err)) {
             model_state_free(s);
             return NULL;
         }
@@ -203,10 +213,7 @@ model_state *model_state_new(const model *m, GError **err)
     }
     size_t d = (size_t)c->dim, L = (size_t)c->n_layers, T = (size_t)c->seq_len;
     size_t hd = (size_t)(c->dim / c->n_heads), h = (size_t)c->hidden_dim, V = (size_t)c->vocab_size;
-    /* Pad the key row stride to whole 64-byte lines, and off a multiple of 4 KiB
-     * so the head_dim key rows one score block reads do not share L1 sets. */
-    size_t ld = (T + 31) & ~(size_t)31;
-    if ((ld * sizeof(uint16_t)) % 4096 == 0) ld += 32;
+    size_t ld = model_key_ld(T);
     s->ld = (int)ld;
     s->freq = g_new(double, hd / 2);
     for (size_t i = 0; i < hd / 2; i++)
@@ -237,8 +244,16 @@ model_state *model_state_new(const model *m, GError **err)
     rows = rows > V ? rows : V;
     s->wbuf = zalloc(rows * d, sizeof(float));
     s->pscratch = zalloc(kern_prefill_scratch(PREFILL_CHUNK, (int)ld, (int)d), sizeof(float));
-    if (!s->key_t || !s->value) {
-        g_set_error(err, CN_ERROR, CN_ERR_IO, "model state: out of memory");
+    void *bufs[] = {s->rc, s->rs, s->x, s->xb, s->xb2, s->q, s->kv, s->kh, s->hb, s->att,
+                    s->logits, s->key_t, s->value, s->px, s->pxb, s->pq, s->pk, s->pv,
+                    s->pout, s->phb, s->wbuf, s->pscratch};
+    size_t missing = 0;
+    for (size_t i = 0; i < G_N_ELEMENTS(bufs); i++) missing += !bufs[i];
+    if (missing) {
+        g_set_error(err, CN_ERROR, CN_ERR_IO,
+                    "model state: out of memory (the KV cache alone is %zu MiB: %d layers x "
+                    "dim %d x context %d)", model_cache_bytes(c) >> 20, c->n_layers, c->dim,
+                    c->seq_len);
         model_state_free(s);
         return NULL;
     }
@@ -252,7 +267,7 @@ void model_state_free(model_state *s)
     void *bufs[] = {s->rc, s->rs, s->x, s->xb, s->xb2, s->q, s->kv, s->kh, s->hb, s->att,
                     s->logits, s->key_t, s->value, s->px, s->pxb, s->pq, s->pk, s->pv,
                     s->pout, s->phb, s->wbuf, s->pscratch};
-    for (size_t i = 0; i < G_N_ELEMENTS(bufs); i++) g_aligned_free(bufs[i]);
+    for (size_t i = 0; i < G_N_ELEMENTS(bufs); i++) free(bufs[i]);
     g_free(s->freq);
     g_free(s);
 }

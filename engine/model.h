@@ -64,8 +64,17 @@ typedef struct {
 #undef MODEL_WEIGHTS_FIELD
 } model_weights;
 
-/* Validates a config (positive sizes, even head_dim, sane limits). */
+/* Limits on what a model file may ask of memory beyond its own size: the
+ * context, and the KV cache one run state holds (model_cache_bytes). */
+#define MODEL_MAX_SEQ_LEN 65536
+#define MODEL_MAX_CACHE_BYTES ((size_t)2 << 30) /* 2 GiB per run state */
+
+/* Validates a config (positive sizes, even head_dim, sane limits, the two
+ * limits above). */
 gboolean model_config_check(const model_config *c, GError **err);
+/* Bytes of the KV cache (keys and values, half floats, padded rows) of one
+ * CPU run state of config c. */
+size_t model_cache_bytes(const model_config *c);
 /* Number of floats in the payload for config c. */
 size_t model_param_count(const model_config *c);
 /* Points every tensor of w into base (param_count floats), in file order. */

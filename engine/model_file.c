@@ -24,14 +24,28 @@ gboolean model_config_check(const model_config *c, GError **err)
     else if ((c->dim / c->n_heads) % 2) why = "head_dim must be even (rotary pairs)";
     else if (c->hidden_dim <= 0 || c->hidden_dim > 65536) why = "hidden_dim out of range";
     else if (c->vocab_size <= 0 || c->vocab_size > 65536) why = "vocab_size out of range";
-    else if (c->seq_len <= 0 || c->seq_len > 1 << 20) why = "seq_len out of range";
+    else if (c->seq_len <= 0 || c->seq_len > MODEL_MAX_SEQ_LEN)
+        why = "seq_len out of range 1.." G_STRINGIFY(MODEL_MAX_SEQ_LEN);
     else if (c->tied != 0 && c->tied != 1) why = "tied must be 0 or 1";
     else if (!(c->rope_theta > 1.0f && c->rope_theta < 1e9f)) why = "rope_theta out of range";
+    else if (model_cache_bytes(c) > MODEL_MAX_CACHE_BYTES) {
+        g_set_error(err, CN_ERROR, CN_ERR_FORMAT,
+                    "bad model config: its KV cache (%d layers x dim %d x seq_len %d) needs %zu "
+                    "MiB per run state, more than the %zu MiB limit", c->n_layers, c->dim,
+                    c->seq_len, model_cache_bytes(c) >> 20, MODEL_MAX_CACHE_BYTES >> 20);
+        return FALSE;
+    }
     if (why) {
         g_set_error(err, CN_ERROR, CN_ERR_FORMAT, "bad model config: %s", why);
         return FALSE;
     }
     return TRUE;
+}
+
+size_t model_cache_bytes(const model_config *c)
+{
+    size_t rows = (size_t)c->n_layers * (size_t)c->dim; /* (layer, dim) */
+    return rows * (model_key_ld((size_t)c->seq_len) + (size_t)c->seq_len) * sizeof(uint16_t);
 }
 
 size_t model_param_count(const model_config *c)
@@ -207,7 +221,9 @@ model *model_load_as(const char *path, model_weight_type type, GError **err)
         char head[8] = {0};
         ssize_t got = pread(fd, head, size < 8 ? size : 8, 0);
         close(fd);
-        if (got >= 0 && !memcmp(head, MODEL_MAGIC, (size_t)got))
+        if (size == 0)
+            load_fail(err, path, CN_ERR_TRUNCATED, "empty file (0 bytes), not a model");
+        else if (got >= 0 && !memcmp(head, MODEL_MAGIC, (size_t)got))
             load_fail(err, path, CN_ERR_TRUNCATED,
                       "truncated: %" G_GUINT64_FORMAT " bytes, shorter than the %d-byte header",
                       (guint64)size, MODEL_HEADER_SIZE);

@@ -14,6 +14,15 @@ typedef struct {
     const uint16_t *b;
 } mat;
 
+/* Row stride (positions) of the transposed key cache: seq_len padded to
+ * whole 64-byte lines, and off a multiple of 4 KiB so the head_dim key rows
+ * one score block reads do not share L1 sets. */
+static inline size_t model_key_ld(size_t seq_len)
+{
+    size_t ld = (seq_len + 31) & ~(size_t)31;
+    return (ld * sizeof(uint16_t)) % 4096 == 0 ? ld + 32 : ld;
+}
+
 struct model {
     char *path;
     model_config config;

@@ -122,16 +122,9 @@ static void prune(rotator *r)
 /* ---------------------------------------------------------------------------
  * writing */
 
-typedef struct {
-    guint16 down[16][128]; /* note-ons minus note-offs per (channel, pitch) */
-    uint8_t vel[16][128];  /* velocity of the latest note-on */
-    bool pedal[16];
-} held_state;
-
-static void held_scan(held_state *h, const GArray *ev, guint n)
+void rotate_held_scan(rotate_held *h, const GArray *ev, guint from, guint to)
 {
-    memset(h, 0, sizeof *h);
-    for (guint i = 0; i < n; i++) {
+    for (guint i = from; i < to; i++) {
         const cn_event *e = &g_array_index(ev, cn_event, i);
         int c = e->channel & 15, p = e->a & 127;
         if (e->type == CN_EV_NOTE_ON && e->b > 0) {
@@ -145,12 +138,43 @@ static void held_scan(held_state *h, const GArray *ev, guint n)
     }
 }
 
+void rotate_held_end(const rotate_held *h, double t, GArray *out)
+{
+    for (int c = 0; c < 16; c++) {
+        for (int p = 0; p < 128; p++)
+            for (int k = 0; k < h->down[c][p]; k++) {
+                cn_event off = {t, CN_EV_NOTE_OFF, (uint8_t)c, (uint8_t)p, 0};
+                g_array_append_val(out, off);
+            }
+        if (h->pedal[c]) {
+            cn_event up = {t, CN_EV_CC, (uint8_t)c, CN_CC_SUSTAIN, 0};
+            g_array_append_val(out, up);
+        }
+    }
+}
+
+void rotate_held_strike(const rotate_held *h, double t, GArray *out)
+{
+    for (int c = 0; c < 16; c++) {
+        if (h->pedal[c]) {
+            cn_event down = {t, CN_EV_CC, (uint8_t)c, CN_CC_SUSTAIN, 127};
+            g_array_append_val(out, down);
+        }
+        for (int p = 0; p < 128; p++)
+            for (int k = 0; k < h->down[c][p]; k++) {
+                cn_event on = {t, CN_EV_NOTE_ON, (uint8_t)c, (uint8_t)p,
+                               h->vel[c][p] ? h->vel[c][p] : 64};
+                g_array_append_val(out, on);
+            }
+    }
+}
+
 /* Writes the first n events of sorted `ev` to the current path, times
  * relative to the file start, with what is still down ended at `end`. */
 static gboolean write_file(rotator *r, const GArray *ev, guint n, double end, GError **err)
 {
-    held_state h;
-    held_scan(&h, ev, n);
+    rotate_held h = {0};
+    rotate_held_scan(&h, ev, 0, n);
     GArray *out = cn_events_new();
     g_array_set_size(out, n);
     for (guint i = 0; i < n; i++) {
@@ -159,18 +183,7 @@ static gboolean write_file(rotator *r, const GArray *ev, guint n, double end, GE
         if (e.time > end - r->file_start) end = e.time + r->file_start;
         g_array_index(out, cn_event, i) = e;
     }
-    double rel_end = MAX(end - r->file_start, 0.0);
-    for (int c = 0; c < 16; c++) {
-        for (int p = 0; p < 128; p++)
-            for (int k = 0; k < h.down[c][p]; k++) {
-                cn_event off = {rel_end, CN_EV_NOTE_OFF, (uint8_t)c, (uint8_t)p, 0};
-                g_array_append_val(out, off);
-            }
-        if (h.pedal[c]) {
-            cn_event up = {rel_end, CN_EV_CC, (uint8_t)c, CN_CC_SUSTAIN, 0};
-            g_array_append_val(out, up);
-        }
-    }
+    rotate_held_end(&h, MAX(end - r->file_start, 0.0), out);
     gboolean ok = midifile_save(r->path, out, TRUE, err);
     g_array_free(out, TRUE);
     if (ok) r->st.writes++;
@@ -185,26 +198,17 @@ static gboolean cut(rotator *r, GError **err)
     cn_events_sort(r->cur);
     guint n = 0;
     while (n < r->cur->len && g_array_index(r->cur, cn_event, n).time < t) n++;
-    held_state h;
-    held_scan(&h, r->cur, n);
+    rotate_held h = {0};
+    rotate_held_scan(&h, r->cur, 0, n);
     if (n > 0) {
         if (!write_file(r, r->cur, n, t, err)) return FALSE;
         r->st.files_done++;
     }
     GArray *next = cn_events_new();
-    for (int c = 0; c < 16; c++) {
-        if (h.pedal[c]) {
-            cn_event down = {t, CN_EV_CC, (uint8_t)c, CN_CC_SUSTAIN, 127};
-            g_array_append_val(next, down);
-        }
-        for (int p = 0; p < 128; p++)
-            for (int k = 0; k < h.down[c][p]; k++) {
-                cn_event on = {t, CN_EV_NOTE_ON, (uint8_t)c, (uint8_t)p, h.vel[c][p] ? h.vel[c][p] : 64};
-                g_array_append_val(next, on);
-            }
-    }
+    rotate_held_strike(&h, t, next);
     bool carried = next->len > 0;
-    g_array_append_vals(next, r->cur->data + n * sizeof(cn_event), r->cur->len - n);
+    if (n < r->cur->len) /* an empty GArray's data is NULL: no offset on it */
+        g_array_append_vals(next, &g_array_index(r->cur, cn_event, n), r->cur->len - n);
     g_array_free(r->cur, TRUE);
     r->cur = next;
     r->file_start = t;

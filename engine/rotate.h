@@ -58,6 +58,24 @@ gboolean rotate_close(rotator *r, double now, GError **err);
 /* Path of the file being written (owned by r). */
 const char *rotate_current_path(const rotator *r);
 
+/* ---- what is held at a cut (also used by session_save_recording) ----------
+ * A recording cut at time t is two complete files when the notes and pedals
+ * still down at t are ended there (rotate_held_end) and struck again at the
+ * next file's time 0 (rotate_held_strike). */
+typedef struct {
+    guint16 down[16][128]; /* note-ons minus note-offs per (channel, pitch) */
+    uint8_t vel[16][128];  /* velocity of the latest note-on */
+    gboolean pedal[16];    /* sustain (CC64 >= 64) */
+} rotate_held;
+/* Adds events [from, to) of ev (time order) to h (zero it first). */
+void rotate_held_scan(rotate_held *h, const GArray *ev, guint from, guint to);
+/* Appends to out a note-off for each held note and a pedal-up for each
+ * pedal down, all at time t. */
+void rotate_held_end(const rotate_held *h, double t, GArray *out);
+/* Appends to out a pedal-down and a note-on (its latest velocity) for each
+ * held pedal and note, all at time t. */
+void rotate_held_strike(const rotate_held *h, double t, GArray *out);
+
 typedef struct {
     long files_done;     /* files closed by a cut */
     long files_deleted;  /* pruned */

@@ -187,7 +187,12 @@ void session_recording_drop(session *s, guint n);
 /* Write the recording as a .mid (one track per channel, via midifile_save).
  * Notes still sounding, and sustain pedals still down, are ended at `now`
  * in the written copy (the recording itself is unchanged), so the file never
- * holds a note-on without its note-off. */
+ * holds a note-on without its note-off. A recording longer than one file
+ * holds (CN_SMF_MAX_SECONDS, 10 h) is cut every 10 h into PATH, PATH-2, ...
+ * (before a .mid suffix; a part with nothing in it is skipped), notes held
+ * over a cut ended there and struck again at the next part's 0, and one line
+ * on stderr names the files. Every part that can be written is; FALSE (err
+ * naming what failed and what was written) if any could not. */
 gboolean session_save_recording(const session *s, const char *path, double now, GError **err);
 
 #endif

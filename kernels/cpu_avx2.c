@@ -8,15 +8,19 @@
 #include "cpu_variants.h"
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #include <immintrin.h>
 
 #define T256 __attribute__((target("avx2,fma,f16c")))
 
+/* f16c through cpuid leaf 1 (ECX bit 29): clang 16 does not take
+ * __builtin_cpu_supports("f16c"). avx2 says the OS saves the AVX state. */
 static int avx2_supported(void)
 {
+    unsigned a, b, c, d;
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-           __builtin_cpu_supports("f16c");
+           __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
 }
 
 T256 static inline __m256 exp256(__m256 x)

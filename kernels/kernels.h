@@ -91,16 +91,39 @@ static inline float kern_bf16_to_f32(uint16_t h)
     return v.f;
 }
 
-/* IEEE half <-> float32 (round to nearest even; > 65504 becomes inf). */
+/* IEEE half <-> float32 (round to nearest even; >= 65520 becomes inf;
+ * subnormals kept; NaN stays NaN). Bit operations, not _Float16, so that
+ * every C compiler takes it (clang 14 has no _Float16 on x86-64 without
+ * SSE2 half support); tests/test_kernels.c checks it against _Float16 where
+ * the compiler has it. */
 static inline uint16_t kern_f32_to_f16(float f)
 {
-    union { _Float16 h; uint16_t u; } v = {(_Float16)f};
-    return v.u;
+    union { float f; uint32_t u; } v = {f};
+    uint32_t sign = (v.u >> 16) & 0x8000u, ax = v.u & 0x7fffffffu;
+    if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | ((ax >> 13) & 0x3ffu));
+    if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);   /* >= 65520: inf */
+    if (ax >= 0x38800000u) {                                     /* normal half */
+        uint32_t r = ax - 0x38000000u;                           /* exponent 127 -> 15 */
+        return (uint16_t)(sign | ((r + 0xfffu + ((r >> 13) & 1u)) >> 13));
+    }
+    if (ax <= 0x33000000u) return (uint16_t)sign;                /* <= 2^-25: zero */
+    uint32_t e = ax >> 23, m = (ax & 0x7fffffu) | 0x800000u;     /* subnormal half */
+    uint32_t shift = 126u - e, q = m >> shift, rem = m & ((1u << shift) - 1u);
+    uint32_t half = 1u << (shift - 1u);
+    if (rem > half || (rem == half && (q & 1u))) q++;
+    return (uint16_t)(sign | q);
 }
-static inline float kern_f16_to_f32(uint16_t u)
+static inline float kern_f16_to_f32(uint16_t h)
 {
-    union { uint16_t u; _Float16 h; } v = {u};
-    return (float)v.h;
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+    union { uint32_t u; float f; } v;
+    if (e == 0x1f) v.u = sign | 0x7f800000u | (m << 13);
+    else if (e) v.u = sign | ((e + 112u) << 23) | (m << 13);
+    else {
+        v.f = (float)m * 5.9604644775390625e-8f; /* m * 2^-24, exact */
+        v.u |= sign;
+    }
+    return v.f;
 }
 
 #endif

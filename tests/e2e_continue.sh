@@ -209,6 +209,18 @@ expect_error 2 "top-p" -- "$tmp/primer.mid" -o "$tmp/x.mid" --top-p 1.5 "${m[@]}
 expect_error 2 "seconds" -- "$tmp/primer.mid" -o "$tmp/x.mid" --seconds 0 "${m[@]}"
 expect_error 2 "seed" -- "$tmp/primer.mid" -o "$tmp/x.mid" --seed -3 "${m[@]}"
 expect_error 2 "bogus" -- "$tmp/primer.mid" -o "$tmp/x.mid" --bogus
+# primer + --seconds past the 36000 s one MIDI file holds: refused before
+# any work (exit 2, nothing written), while a continuation that fits is made
+{ echo "VELOCITY_20 NOTE_ON_60 TIME_SHIFT_100 NOTE_OFF_60"
+  for _ in $(seq 30000); do echo TIME_SHIFT_100; done
+  echo "NOTE_ON_62 TIME_SHIFT_50 NOTE_OFF_62"; } > "$tmp/long.txt"
+"$bin" tokens --decode "$tmp/long.txt" -o "$tmp/long_primer.mid"
+expect_error 2 "more than the 36000 s one MIDI file holds" -- "$tmp/long_primer.mid" \
+  -o "$tmp/x.mid" --seconds 6000 "${m[@]}"
+"$bin" continue "$tmp/long_primer.mid" -o "$tmp/long_ok.mid" --seconds 5 "${m[@]}" --seed 3 \
+  2> "$tmp/long_ok.log" || fail "a 30001.5 s primer + 5 s failed: $(cat "$tmp/long_ok.log")"
+"$bin" tokens "$tmp/long_ok.mid" > /dev/null || fail "the long continuation does not load"
+echo "ok: a 30001.5 s primer + 5 s written"
 expect_error 1 "unknown device" -- "$tmp/primer.mid" -o "$tmp/x.mid" --device tpu "${m[@]}"
 # --device cuda: same seed, the same kind of file on a GPU; without one, a
 # failure at start with one line on stderr

@@ -105,20 +105,27 @@ static void test_variants_matvec(void **st)
     assert_true(ran >= 2); /* portable and blas at least */
 }
 
-/* the compiler's half conversions, independent of kernels.h */
+/* Half conversions independent of kernels.h: decoding from the fields by
+ * ldexp; encoding by the compiler's _Float16 where it has one (gcc; clang 14
+ * has none on x86-64), else by kern_f32_to_f16, which test_f16_scalar checks
+ * against the decoder at every half and at the rounding ties. */
 static double h2d(uint16_t u)
 {
-    _Float16 h;
-    memcpy(&h, &u, 2);
-    return (double)h;
+    int e = (u >> 10) & 31, m = u & 1023;
+    double v = e == 31 ? (m ? NAN : INFINITY) : e ? ldexp(1024 + m, e - 25) : ldexp(m, -24);
+    return u & 0x8000 ? -v : v;
 }
 
 static uint16_t *to_half(const float *x, size_t n)
 {
     uint16_t *h = g_new(uint16_t, n);
     for (size_t i = 0; i < n; i++) {
+#ifdef __FLT16_MAX__
         _Float16 v = (_Float16)x[i];
         memcpy(&h[i], &v, 2);
+#else
+        h[i] = kern_f32_to_f16(x[i]);
+#endif
     }
     return h;
 }
@@ -345,6 +352,50 @@ static void test_prefill_attend(void **st)
         }
 }
 
+/* The scalar half conversions: every half decodes to the value its fields
+ * say (computed here with ldexp) and encodes back to itself; floats round to
+ * nearest even at the stated edges; and, where the compiler has _Float16,
+ * both directions agree bit for bit with it over all halves and a stride of
+ * the float space. */
+static void test_f16_scalar(void **st)
+{
+    for (uint32_t h = 0; h < 65536; h++) {
+        double want = h2d((uint16_t)h);
+        float got = kern_f16_to_f32((uint16_t)h);
+        if (isnan(want)) {
+            assert_true(isnan(got));
+            assert_true(isnan(kern_f16_to_f32(kern_f32_to_f16(got))));
+            continue;
+        }
+        assert_true((double)got == want);
+        assert_true(!!signbit(got) == !!(h & 0x8000));
+        assert_int_equal(kern_f32_to_f16(got), h);
+    }
+    assert_int_equal(kern_f32_to_f16(65504.0f), 0x7bff);
+    assert_int_equal(kern_f32_to_f16(65519.99f), 0x7bff);
+    assert_int_equal(kern_f32_to_f16(65520.0f), 0x7c00); /* tie to even: inf */
+    assert_int_equal(kern_f32_to_f16(-1e30f), 0xfc00);
+    assert_int_equal(kern_f32_to_f16(0x1p-25f), 0x0000);  /* tie to even: zero */
+    assert_int_equal(kern_f32_to_f16(0x1.000002p-25f), 0x0001);
+    assert_int_equal(kern_f32_to_f16(0x3p-25f), 0x0002);  /* 1.5 ulp: tie, up to even */
+    assert_int_equal(kern_f32_to_f16(1.0f + 0x1p-11f), 0x3c00); /* tie, even stays */
+    assert_int_equal(kern_f32_to_f16(1.0f + 0x3p-11f), 0x3c02); /* tie, odd rounds up */
+#ifdef __FLT16_MAX__
+    for (uint32_t h = 0; h < 65536; h++) {
+        union { uint16_t u; _Float16 f; } r = {(uint16_t)h};
+        float a = kern_f16_to_f32((uint16_t)h), b = (float)r.f;
+        assert_true(memcmp(&a, &b, 4) == 0 || (isnan(a) && isnan(b)));
+    }
+    for (uint64_t x = 0; x <= 0xffffffffu; x += 997) {
+        union { uint32_t u; float f; } v = {(uint32_t)x};
+        union { _Float16 f; uint16_t u; } r = {(_Float16)v.f};
+        uint16_t got = kern_f32_to_f16(v.f);
+        if (isnan(v.f)) assert_true((got & 0x7fff) > 0x7c00);
+        else if (got != r.u) fail_msg("f32 %08x: got %04x, _Float16 %04x", v.u, got, r.u);
+    }
+#endif
+}
+
 static void test_bf16_and_dispatch(void **st)
 {
     /* round to nearest even on the dropped 16 bits */
@@ -377,6 +428,7 @@ int main(void)
         cmocka_unit_test(test_conversions),
         cmocka_unit_test(test_matmul),
         cmocka_unit_test(test_prefill_attend),
+        cmocka_unit_test(test_f16_scalar),
         cmocka_unit_test(test_bf16_and_dispatch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -162,6 +162,18 @@ static void ref_free(ref *r)
     g_free(r);
 }
 
+/* A double rounded to the half float the cache stores: the compiler's
+ * _Float16 where it has one (gcc), else through float by kernels.h (checked
+ * bit for bit by test_kernels' test_f16_scalar). */
+static double round_half(double x)
+{
+#ifdef __FLT16_MAX__
+    return (double)(_Float16)x;
+#else
+    return kern_f16_to_f32(kern_f32_to_f16((float)x));
+#endif
+}
+
 static void ref_rmsnorm(double *out, const double *x, const float *g, int n)
 {
     double ss = 0;
@@ -210,8 +222,8 @@ static void ref_step(ref *r, int token, double *out)
         ref_rope(q, pos, c);
         ref_rope(K + (size_t)pos * d, pos, c);
         for (int i = 0; i < d; i++) { /* the cache stores half floats */
-            K[(size_t)pos * d + i] = (double)(_Float16)K[(size_t)pos * d + i];
-            V[(size_t)pos * d + i] = (double)(_Float16)V[(size_t)pos * d + i];
+            K[(size_t)pos * d + i] = round_half(K[(size_t)pos * d + i]);
+            V[(size_t)pos * d + i] = round_half(V[(size_t)pos * d + i]);
         }
         for (int hh = 0; hh < H; hh++) {
             int nt = pos - r->start + 1;
@@ -620,6 +632,13 @@ static void test_bad_files(void **st)
     write_bytes(bad, buf, len);
     expect_error(bad, CN_ERR_FORMAT, "random bytes");
 
+    /* an empty file is called empty, not truncated */
+    write_bytes(bad, "", 0);
+    GError *e0 = NULL;
+    assert_null(model_load(bad, &e0));
+    assert_non_null(strstr(e0->message, "empty file (0 bytes)"));
+    g_clear_error(&e0);
+
     /* missing file, directory */
     char *missing = g_build_filename(f->dir, "missing.bin", NULL);
     expect_error(missing, CN_ERR_IO, "missing file");
@@ -641,6 +660,37 @@ static void test_bad_files(void **st)
     fixture_free(f);
 }
 
+/* The memory a config may ask beyond its file: seq_len up to
+ * MODEL_MAX_SEQ_LEN, and a KV cache up to MODEL_MAX_CACHE_BYTES, counted here
+ * from the layout model.c documents (keys transposed with rows padded to 32
+ * positions, plus 32 more when a row is a multiple of 4 KiB; values
+ * unpadded; half floats). */
+static void test_config_memory_limits(void **st)
+{
+    model_config c = {.dim = 256, .n_layers = 6, .n_heads = 8, .hidden_dim = 768,
+                      .vocab_size = 396, .seq_len = 1000, .vocab_id = 1, .tied = 1,
+                      .rope_theta = 10000.0f};
+    assert_int_equal(model_cache_bytes(&c), (size_t)6 * 256 * (1024 + 1000) * 2);
+    c.seq_len = 2048; /* a 4096-byte key row: padded by 32 more */
+    assert_int_equal(model_cache_bytes(&c), (size_t)6 * 256 * (2080 + 2048) * 2);
+    GError *err = NULL;
+    c.seq_len = MODEL_MAX_SEQ_LEN;
+    assert_true(model_config_check(&c, &err));
+    c.seq_len = 1 << 20; /* what a valid file asked for: 12 GiB of cache */
+    assert_false(model_config_check(&c, &err));
+    assert_non_null(strstr(err->message, "seq_len out of range"));
+    g_clear_error(&err);
+    /* within the seq_len limit, over the cache limit: 16 x 1024 x 65536 x 4 B */
+    c.dim = 1024;
+    c.n_layers = 16;
+    c.seq_len = MODEL_MAX_SEQ_LEN;
+    assert_false(model_config_check(&c, &err));
+    assert_non_null(strstr(err->message, "KV cache"));
+    g_clear_error(&err);
+    c.seq_len = 16384; /* 16 x 1024 x (16416 + 16384) x 2 B = 1025 MiB: fits */
+    assert_true(model_config_check(&c, &err));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -651,6 +701,7 @@ int main(void)
         cmocka_unit_test(test_slide_matches_window),
         cmocka_unit_test(test_slide_many),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_config_memory_limits),
         cmocka_unit_test(test_device),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

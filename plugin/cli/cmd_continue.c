@@ -276,6 +276,14 @@ int cmd_continue(int argc, char **argv)
     if (o.wav && !check_writable(o.wav, &err)) goto fail;
     if (o.wav && !(sf = paths_find_soundfont(o.soundfont, &err))) goto fail;
     if (!(events = midifile_load(input, &err))) goto fail;
+    continuation_primer pi;
+    continuation_primer_scan(events, &pi);
+    if (!continuation_check_length(&pi, o.seconds, &err)) {
+        fprintf(stderr, "continuo continue: %s\n", err->message);
+        g_clear_error(&err);
+        rc = 2;
+        goto out;
+    }
     if (!(model_path = paths_find_model(o.model, &err))) goto fail;
     if (!(m = model_load(model_path, &err))) goto fail;
     if (!model_set_device(m, o.device, &err)) goto fail;
@@ -288,8 +296,6 @@ int cmd_continue(int argc, char **argv)
         goto fail;
     }
 
-    continuation_primer pi;
-    continuation_primer_scan(events, &pi);
     int ch = pick_channel(o.channel, pi.channels);
     tokens = tok_encode_events(events);
     fprintf(stderr, "continuo continue: %s: %d notes, %.1f s, %u tokens; model %s (%d layers, "
