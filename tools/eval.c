@@ -76,7 +76,7 @@ int main(int argc, char **argv)
         {"batch", 0, 0, G_OPTION_ARG_INT, &batch, "windows per forward pass (4)", "B"},
         {"threads", 0, 0, G_OPTION_ARG_INT, &threads, "threads (2)", "N"},
         {"max-tokens", 0, 0, G_OPTION_ARG_INT64, &max_tokens, "only the documents in the first N tokens", "N"},
-        {NULL},
+        {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     GError *err = NULL;
     GOptionContext *oc = g_option_context_new("MODEL.bin TOKENS.bin - NLL per token and baselines");

@@ -504,7 +504,7 @@ int main(int argc, char **argv)
          "S,A,L,C"},
         {"threads", 'j', 0, G_OPTION_ARG_INT, &threads, "worker threads (default 2)", "N"},
         {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "no progress bar", NULL},
-        {NULL}};
+        {NULL, 0, 0, 0, NULL, NULL, NULL}};
     GOptionContext *ctx = g_option_context_new("DIR OUTDIR");
     g_option_context_set_summary(ctx, SUMMARY);
     g_option_context_set_description(ctx, DESCRIPTION);

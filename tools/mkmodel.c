@@ -29,7 +29,7 @@ int main(int argc, char **argv)
         {"seed", 0, 0, G_OPTION_ARG_INT, &seed, "random seed (1)", "S"},
         {"std", 0, 0, G_OPTION_ARG_DOUBLE, &std, "standard deviation of the weights (0.02)", "X"},
         {"widen-from", 0, 0, G_OPTION_ARG_FILENAME, &widen, "instead: widen this v1 model to token vocabulary v2 (a warm start for v2 training: each v2 token's rows copied from its v1 equivalent, controls random)", "V1.bin"},
-        {NULL},
+        {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     GOptionContext *ctx = g_option_context_new("- write a random-initialized continuo model file");
     g_option_context_add_main_entries(ctx, entries, NULL);

@@ -181,7 +181,7 @@ static gboolean parse_cli(int *argc, char ***argv, train_cli *c)
         {"max-minutes", 0, 0, G_OPTION_ARG_DOUBLE, &c->max_minutes, "stop (with a checkpoint) after this many minutes", "X"},
         {"ref", 0, 0, G_OPTION_ARG_STRING_ARRAY, &c->refs_s, "baseline line on the plot (repeatable)", "NAME=NATS"},
         {"quiet", 'q', 0, G_OPTION_ARG_NONE, &c->quiet, "no progress lines", NULL},
-        {NULL},
+        {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     GError *err = NULL;
     GOptionContext *oc = g_option_context_new("- train the continuo transformer");

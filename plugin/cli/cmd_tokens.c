@@ -131,7 +131,7 @@ int cmd_tokens(int argc, char **argv)
         {"performer-channel", 0, 0, G_OPTION_ARG_INT, &performer_channel,
          "--vocab 2: the performer's MIDI channel (1..16; default none: every note is the "
          "model's)", "C"},
-        {NULL}};
+        {NULL, 0, 0, 0, NULL, NULL, NULL}};
     GOptionContext *ctx = g_option_context_new("IN.mid | --decode TOKENS.txt -o OUT.mid");
     g_option_context_set_summary(ctx, summary);
     g_option_context_add_main_entries(ctx, entries, NULL);

@@ -466,7 +466,7 @@ int bench_model(int argc, char **argv)
         {"device", 'd', 0, G_OPTION_ARG_STRING, &device, "cpu (default) or cuda (the GPU decoder)", "DEV"},
         {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "only this thread count (default: 1 and 2)", "N"},
         {"runs", 'r', 0, G_OPTION_ARG_INT, &runs, "decode samples per position (1000)", "R"},
-        {NULL},
+        {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     GOptionContext *ctx = g_option_context_new("- model decode/prefill benchmark");
     g_option_context_add_main_entries(ctx, entries, NULL);

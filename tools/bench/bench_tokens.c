@@ -122,7 +122,7 @@ int bench_tokens(int argc, char **argv)
         {"max-note-len", 0, 0, G_OPTION_ARG_DOUBLE, &cap,
          "decoder note cap in seconds (default 120, token.h; 0 = none)", "S"},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "one line per file on stderr", NULL},
-        {NULL}};
+        {NULL, 0, 0, 0, NULL, NULL, NULL}};
     GOptionContext *ctx = g_option_context_new("");
     g_option_context_set_summary(ctx, "Tokenizer throughput and round-trip errors over a corpus.");
     g_option_context_add_main_entries(ctx, entries, NULL);
