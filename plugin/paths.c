@@ -69,8 +69,11 @@ static gchar *given_file(const char *option, const char *env_var, int code, gboo
     *done = path != NULL;
     if (!path) return NULL;
     if (g_file_test(path, G_FILE_TEST_IS_REGULAR)) return g_strdup(path);
-    if (option) g_set_error(err, CN_ERROR, code, "%s: no such file", path);
-    else g_set_error(err, CN_ERROR, code, "%s: no such file (from $%s)", path, env_var);
+    const char *why = g_file_test(path, G_FILE_TEST_IS_DIR) ? "a folder, not a file"
+                      : g_file_test(path, G_FILE_TEST_EXISTS) ? "not a regular file"
+                                                               : "no such file";
+    if (option) g_set_error(err, CN_ERROR, code, "%s: %s", path, why);
+    else g_set_error(err, CN_ERROR, code, "%s: %s (from $%s)", path, why, env_var);
     return NULL;
 }
 

@@ -79,6 +79,9 @@ echo "NOTE_ON_60 NOTE_ON_999" > "$tmp/bad.txt"
 expect_error 1 "$bin" tokens "$tmp/missing.mid"
 expect_error 1 "$bin" tokens "$tmp/garbage.mid"
 expect_error 1 "$bin" tokens --decode "$tmp/bad.txt" -o "$tmp/x.mid"
+# NaN would mean "never end notes": refused like every decimal option
+echo "NOTE_ON_60" > "$tmp/one.txt"
+expect_error 2 "$bin" tokens --decode "$tmp/one.txt" --max-note-len=nan -o "$tmp/x.mid"
 # Token lists follow the MIDI reader's rules: a regular file or stdin, at most
 # 64 MiB; /dev/zero must end at once with one line, not grow without end.
 expect_error 1 timeout 20 "$bin" tokens --decode /dev/zero -o "$tmp/x.mid"

@@ -135,6 +135,19 @@ static void test_find_errors(void **state)
     g_free(got);
     g_free(self);
 
+    /* a folder given where a file belongs says so (not "no such file") */
+    gchar *dir = g_dir_make_tmp("cn-paths-XXXXXX", NULL);
+    gchar *slash = g_strconcat(dir, "/", NULL);
+    assert_null(paths_find_preset(slash, &err));
+    assert_non_null(strstr(err->message, "a folder, not a file"));
+    g_clear_error(&err);
+    assert_null(paths_find_model(dir, &err));
+    assert_non_null(strstr(err->message, "a folder, not a file"));
+    g_clear_error(&err);
+    g_rmdir(dir);
+    g_free(slash);
+    g_free(dir);
+
     g_unsetenv(CONTINUO_SOUNDFONT_ENV);
     got = paths_find_soundfont(NULL, &err);
     if (got) assert_true(g_file_test(got, G_FILE_TEST_IS_REGULAR));

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <errno.h>
 #include <glib.h>
+#include "cli_number.h"
 #include "commands.h"
 #include "error.h"
 #include "read_file.h"
@@ -119,12 +120,16 @@ int cmd_tokens(int argc, char **argv)
 {
     char *decode_path = NULL, *out_path = NULL;
     double max_len = TOK_DEC_DEFAULT_MAX_NOTE_LEN;
+    /* NaN would mean "never end notes": every decimal option goes through
+     * the one parser, which refuses it */
+    const cli_number numbers[] = {{"max-note-len", 0, &max_len, -1, 0, 36000, false},
+                                  {NULL, 0, NULL, -1, 0, 0, false}};
     GOptionEntry entries[] = {
         {"decode", 'd', 0, G_OPTION_ARG_FILENAME, &decode_path,
          "read token names from TOKENS.txt and write MIDI (needs -o)", "TOKENS.txt"},
         {"output", 'o', 0, G_OPTION_ARG_FILENAME, &out_path, "MIDI file to write with --decode",
          "OUT.mid"},
-        {"max-note-len", 0, 0, G_OPTION_ARG_DOUBLE, &max_len,
+        {"max-note-len", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)cli_number_cb,
          "with --decode: end a note sounding longer than this (seconds, 0 = never; default 120)",
          "S"},
         {"vocab", 0, 0, G_OPTION_ARG_INT, &vocab, "token vocabulary 1 (default) or 2", "1|2"},
@@ -134,7 +139,7 @@ int cmd_tokens(int argc, char **argv)
         {NULL, 0, 0, 0, NULL, NULL, NULL}};
     GOptionContext *ctx = g_option_context_new("IN.mid | --decode TOKENS.txt -o OUT.mid");
     g_option_context_set_summary(ctx, summary);
-    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_option_context_set_main_group(ctx, cli_number_group("tokens", entries, numbers));
     g_option_context_set_help_enabled(ctx, TRUE);
     GError *err = NULL;
     g_set_prgname("continuo tokens"); /* for --help's usage line */
@@ -152,9 +157,6 @@ int cmd_tokens(int argc, char **argv)
             status = 2;
         } else if (argc > 1) {
             fprintf(stderr, "continuo tokens: unexpected argument '%s' with --decode\n", argv[1]);
-            status = 2;
-        } else if (max_len < 0) {
-            fprintf(stderr, "continuo tokens: --max-note-len must be >= 0\n");
             status = 2;
         } else {
             status = decode(decode_path, out_path, max_len);
