@@ -25,12 +25,17 @@
  * Two cursors follow the stream: `heard` (state after the heard tokens) and
  * `gen` (after all of them). Each holds a tok_decoder for the model's notes
  * (what sounds, velocity) whose tick is the stream clock, plus the stream's
- * current VELOCITY bin. The performer's notes are tracked by the shared
- * tok_encoder instead; encoder and cursors share the clock and the velocity
- * (synced before every encode), so the performer's TIME_SHIFTs continue from
- * wherever the model's last heard token left the clock. Stream time t_k =
- * origin + k * 10 ms; a silence longer than max_silence is shortened by
- * moving origin forward (the KV cache never fills with TIME_SHIFT_100s).
+ * current model VELOCITY bin. The performer's notes go through one tok2
+ * encoder: in the model role with a v1 model (v1 cannot tell the players
+ * apart: plain v1 ids, clock and velocity shared with the cursors and synced
+ * before every encode), in the performer role with a v2 model (its own ids
+ * and velocity; the clock still shared), so the performer's TIME_SHIFTs
+ * continue from wherever the model's last heard token left the clock. With a
+ * v2 model a DENSITY/DYNAMICS pair is due every WINDOW_TICKS of stream time
+ * (ctrl_next), inserted before the first token of its window, whoever plays
+ * it; its targets come from the policy (session_policy.c). Stream time
+ * t_k = origin + k * 10 ms; a silence longer than max_silence is shortened
+ * by moving origin forward (the KV cache never fills with TIME_SHIFT_100s).
  *
  * Not real-time safe (worker thread). */
 #ifndef CONTINUO_SESSION_INTERNAL_H

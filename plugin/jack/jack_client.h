@@ -50,7 +50,7 @@ typedef struct {
     int queue_events;        /* capacity of each event ring (4096) */
     bool verbose;            /* let libjack print its info messages */
     bool quiet_open;         /* no libjack error lines if the server is absent (reconnect polling) */
-    /* Tempo sync (issue 8): what the process callback passes on to
+    /* Tempo sync: what the process callback passes on to
      * jack_host_drain_sync. Both off: MIDI clock bytes are dropped as before. */
     bool sync_transport;     /* jack_transport_query each cycle (RT safe) */
     bool sync_clock;         /* MIDI clock bytes (0xF8 0xFA 0xFB 0xFC 0xF2) on midi_in */
