@@ -223,10 +223,10 @@ FUZZ_BUILD   ?= build-fuzz
 SAN_BUILD    ?= build-clang-san
 FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 $(BUILD)/obj/tests/fuzz/%.o: INC := $(I_TOOLS) -Itests/support
-$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(TLIB) $(LIB)
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(TEST_HELP_OBJ) $(TLIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer $^ -o $@ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer $^ -o $@ $(LDLIBS) $(TEST_LDLIBS)
 fuzzers: $(FUZZERS)
 
 sancheck:

@@ -21,7 +21,7 @@
 #include <string.h>
 #include <glib/gstdio.h>
 #include "driver.h"
-#include "model_random.h"
+#include "test_models.h"
 #include "session.h"
 
 #define MODEL_CH 1
@@ -29,33 +29,19 @@
 #define MARGIN 0.01  /* next = now + MARGIN */
 #define HORIZON 0.05 /* until = next + HORIZON */
 
-static char *model_path;
-static model *the_model;
+static test_model *the_model;
 
 static int setup(void **state)
 {
     (void)state;
-    model_config c;
-    model_random_default_config(&c);
-    c.dim = 32;
-    c.n_layers = 2;
-    c.n_heads = 4;
-    c.hidden_dim = 64;
-    c.seq_len = 256;
-    float *p = model_random_params(&c, 9, 0.02f);
-    GError *err = NULL;
-    model_path = model_random_write_temp(&c, p, "continuo-test-driver", &err);
-    g_free(p);
-    the_model = model_path ? model_load(model_path, &err) : NULL;
-    return the_model ? 0 : -1;
+    the_model = test_model_small(256, 9, "continuo-test-driver");
+    return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    model_free(the_model);
-    g_unlink(model_path);
-    g_free(model_path);
+    test_model_free(the_model);
     return 0;
 }
 
@@ -70,7 +56,7 @@ static session *make_session(session_mode mode)
     c.duet_phrase = 3.0;
     c.seed = 3;
     GError *err = NULL;
-    session *s = session_new(&c, the_model, &err);
+    session *s = session_new(&c, the_model->m, &err);
     if (!s) fail_msg("%s", err->message);
     return s;
 }

@@ -26,7 +26,7 @@
 #include "alsa_client.h"
 #include "error.h"
 #include "midifile.h"
-#include "model_random.h"
+#include "test_models.h"
 #include "pump.h"
 #include "reload.h"
 #include "paths.h"
@@ -42,21 +42,14 @@ static model *the_model;
 static char *write_model(bool nan)
 {
     model_config c;
-    model_random_default_config(&c);
-    c.dim = 32;
-    c.n_layers = 2;
-    c.n_heads = 4;
-    c.hidden_dim = 64;
-    c.seq_len = 256;
+    test_model_small_config(&c, 256);
     float *p = model_random_params(&c, 9, 0.02f);
     if (nan) {
         model_weights w;
         model_weights_map(&w, &c, p);
         for (int i = 0; i < c.dim; i++) w.rms_final[i] = NAN;
     }
-    GError *err = NULL;
-    char *path = model_random_write_temp(&c, p, "continuo-test-pump", &err);
-    if (!path) fail_msg("%s", err->message);
+    char *path = test_model_write(&c, p, "continuo-test-pump");
     g_free(p);
     return path;
 }

@@ -17,7 +17,7 @@
 #include "session.h"
 #include "session_config.h"
 #include "midifile.h"
-#include "model_random.h"
+#include "test_models.h"
 
 #define TICK (1.0 / 1920)
 #define PART 36000.0
@@ -31,17 +31,12 @@ static int setup(void **state)
 {
     fixture *f = g_new0(fixture, 1);
     model_config c;
-    model_random_default_config(&c);
-    c.dim = 32;
+    test_model_small_config(&c, 64);
     c.n_layers = 1;
-    c.n_heads = 4;
-    c.hidden_dim = 64;
-    c.seq_len = 64;
     float *p = model_random_params(&c, 3, 0.02f);
-    GError *err = NULL;
-    f->model_path = model_random_write_temp(&c, p, "continuo-test-reclong", &err);
+    f->model_path = test_model_write(&c, p, "continuo-test-reclong");
     g_free(p);
-    if (!f->model_path) fail_msg("%s", err->message);
+    GError *err = NULL;
     f->m = model_load(f->model_path, &err);
     if (!f->m) fail_msg("%s", err->message);
     f->dir = g_dir_make_tmp("continuo-reclong-XXXXXX", &err);

@@ -1,6 +1,6 @@
 /* test_session.c — the jam session (engine/session.c) under a virtual clock.
  *
- * A small random-weight model (tools/bench/model_random.c) stands in for the
+ * A small random-weight model (tests/support/test_models.c) stands in for the
  * trained one: the session's logic (stream merge, rollback, modes, lookahead,
  * controls, recording) does not depend on what the model has learnt. The
  * clock is a loop: every DT seconds the "host" delivers the performer events
@@ -27,7 +27,7 @@
 #include "session_debug.h"
 #include "token.h"
 #include "midifile.h"
-#include "model_random.h"
+#include "test_models.h"
 #include "error.h"
 #include "host_config.h"
 #include "paths.h"
@@ -40,42 +40,19 @@
 
 /* ---- fixtures: random models written to temporary files ---------------- */
 
-typedef struct {
-    char *path;
-    model *m;
-} test_model;
-
 static test_model *model_make(int seq_len, guint32 seed, bool nan_weights)
 {
     model_config c;
-    model_random_default_config(&c);
-    c.dim = 32;
-    c.n_layers = 2;
-    c.n_heads = 4;
-    c.hidden_dim = 64;
-    c.seq_len = seq_len;
+    test_model_small_config(&c, seq_len);
     float *p = model_random_params(&c, seed, 0.02f);
     if (nan_weights) {
         model_weights w;
         model_weights_map(&w, &c, p);
         w.rms_final[0] = NAN;
     }
-    test_model *tm = g_new0(test_model, 1);
-    GError *err = NULL;
-    tm->path = model_random_write_temp(&c, p, "continuo-test-session", &err);
-    if (!tm->path) fail_msg("%s", err->message);
+    test_model *tm = test_model_new(&c, p, "continuo-test-session");
     g_free(p);
-    tm->m = model_load(tm->path, &err);
-    if (!tm->m) fail_msg("%s", err->message);
     return tm;
-}
-
-static void model_drop(test_model *tm)
-{
-    model_free(tm->m);
-    g_unlink(tm->path);
-    g_free(tm->path);
-    g_free(tm);
 }
 
 static int setup_models(void **state)
@@ -90,8 +67,8 @@ static int setup_models(void **state)
 static int teardown_models(void **state)
 {
     test_model **ms = *state;
-    model_drop(ms[0]);
-    model_drop(ms[1]);
+    test_model_free(ms[0]);
+    test_model_free(ms[1]);
     g_free(ms);
     return 0;
 }
@@ -816,7 +793,7 @@ static void test_nan_recovery(void **state)
     assert_int_equal(q->out->len, 0);
     rig_close(q);
     rig_free(q);
-    model_drop(bad);
+    test_model_free(bad);
 }
 
 /* The recording: performer and model on their channels, written as a .mid

@@ -15,7 +15,7 @@
 #include "session_debug.h"
 #include "continuation.h"
 #include "token_v2.h"
-#include "model_random.h"
+#include "test_models.h"
 
 #define DT 0.01
 #define MODEL_CH 1
@@ -28,14 +28,12 @@ static char *model_path;
 static model *model_v2(void)
 {
     model_config c;
-    model_random_default_config(&c);
-    c.dim = 32, c.n_layers = 2, c.n_heads = 4, c.hidden_dim = 64, c.seq_len = 8192;
+    test_model_small_config(&c, 8192);
     c.vocab_size = TOK2_VOCAB_SIZE, c.vocab_id = TOK2_VOCAB_ID;
     float *p = model_random_params(&c, 7, 0.02f);
-    GError *err = NULL;
-    model_path = model_random_write_temp(&c, p, "continuo-test-session-v2", &err);
-    if (!model_path) fail_msg("%s", err->message);
+    model_path = test_model_write(&c, p, "continuo-test-session-v2");
     g_free(p);
+    GError *err = NULL;
     model *m = model_load(model_path, &err);
     if (!m) fail_msg("%s", err->message);
     return m;

@@ -28,7 +28,7 @@
 #include "error.h"
 #include "health.h"
 #include "midifile.h"
-#include "model_random.h"
+#include "test_models.h"
 #include "paths.h"
 #include "soak.h"
 #include "token.h"
@@ -45,9 +45,7 @@
 static char *write_random_model(const model_config *c, guint32 seed)
 {
     float *p = model_random_params(c, seed, 0.02f);
-    GError *err = NULL;
-    char *path = model_random_write_temp(c, p, "continuo-test-soak", &err);
-    if (!path) fail_msg("%s", err->message);
+    char *path = test_model_write(c, p, "continuo-test-soak");
     g_free(p);
     return path;
 }
@@ -63,12 +61,7 @@ static model *load_or_fail(const char *path)
 static model *small_model(char **path)
 {
     model_config c;
-    model_random_default_config(&c);
-    c.dim = 32;
-    c.n_layers = 2;
-    c.n_heads = 4;
-    c.hidden_dim = 64;
-    c.seq_len = 128;
+    test_model_small_config(&c, 128);
     *path = write_random_model(&c, 11);
     return load_or_fail(*path);
 }
@@ -108,9 +101,7 @@ static model *loop_model(char **path)
         e[k] = 1.0f; /* rmsnorm makes it sqrt(dim) = 8 */
         w.wcls[(size_t)cyc[(k + 1) % 9] * c.dim + k] = LOOP_GAP / 8.0f;
     }
-    GError *err = NULL;
-    *path = model_random_write_temp(&c, p, "continuo-test-soak", &err);
-    if (!*path) fail_msg("%s", err->message);
+    *path = test_model_write(&c, p, "continuo-test-soak");
     g_free(p);
     return load_or_fail(*path);
 }

@@ -31,7 +31,7 @@
 #include "tempo.h"
 #include "session.h"
 #include "token.h"
-#include "model_random.h"
+#include "test_models.h"
 #include "error.h"
 
 #define EPS 1e-9
@@ -337,39 +337,15 @@ static void test_midi_clock_transport(void **state)
 
 /* ---- the session: quantize and bar duet ----------------------------------- */
 
-typedef struct {
-    char *path;
-    model *m;
-} test_model;
-
 static int setup_model(void **state)
 {
-    model_config c;
-    model_random_default_config(&c);
-    c.dim = 32;
-    c.n_layers = 2;
-    c.n_heads = 4;
-    c.hidden_dim = 64;
-    c.seq_len = 256;
-    float *p = model_random_params(&c, 7, 0.02f);
-    test_model *tm = g_new0(test_model, 1);
-    GError *err = NULL;
-    tm->path = model_random_write_temp(&c, p, "continuo-test-tempo", &err);
-    if (!tm->path) fail_msg("%s", err->message);
-    g_free(p);
-    tm->m = model_load(tm->path, &err);
-    if (!tm->m) fail_msg("%s", err->message);
-    *state = tm;
+    *state = test_model_small(256, 7, "continuo-test-tempo");
     return 0;
 }
 
 static int teardown_model(void **state)
 {
-    test_model *tm = *state;
-    model_free(tm->m);
-    g_unlink(tm->path);
-    g_free(tm->path);
-    g_free(tm);
+    test_model_free(*state);
     return 0;
 }
 

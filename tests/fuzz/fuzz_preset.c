@@ -16,7 +16,7 @@
 #include "session.h"
 #include "session_config.h"
 #include "model.h"
-#include "model_random.h"
+#include "test_models.h"
 
 #define DT (128.0 / 48000.0)
 
@@ -33,7 +33,7 @@ static model *tiny_model(void)
     c.seq_len = 48;
     float *p = model_random_params(&c, 1, 0.1f);
     GError *err = NULL;
-    char *path = model_random_write_temp(&c, p, "fuzz-preset", &err);
+    char *path = test_model_write_temp(&c, p, "fuzz-preset", &err);
     g_free(p);
     if (!path || !(m = model_load(path, &err))) abort();
     unlink(path);

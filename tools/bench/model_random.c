@@ -1,7 +1,5 @@
 /* model_random.c — random-initialized model parameters (see model_random.h). */
 #include <math.h>
-#include <unistd.h>
-#include <glib/gstdio.h>
 #include "model_random.h"
 #include "token.h"
 
@@ -44,21 +42,4 @@ float *model_random_params(const model_config *c, guint32 seed, float std)
     for (size_t i = 0; i < d; i++) w.rms_final[i] = 1.0f;
     g_rand_free(r);
     return p;
-}
-
-char *model_random_write_temp(const model_config *c, const float *params, const char *tag,
-                              GError **err)
-{
-    char *pattern = g_strconcat(tag, "-XXXXXX.bin", NULL);
-    char *path = NULL;
-    int fd = g_file_open_tmp(pattern, &path, err);
-    g_free(pattern);
-    if (fd < 0) return NULL;
-    close(fd);
-    if (!model_file_write(path, c, params, err)) {
-        g_unlink(path);
-        g_free(path);
-        return NULL;
-    }
-    return path;
 }

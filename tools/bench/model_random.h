@@ -1,5 +1,5 @@
 /* model_random.h — random-initialized model parameters (continuo-mkmodel,
- * the model benchmark, tests), until a trained model exists. Not real-time safe. */
+ * the benchmarks, the tests), until a trained model exists. Not real-time safe. */
 #ifndef CONTINUO_MODEL_RANDOM_H
 #define CONTINUO_MODEL_RANDOM_H
 
@@ -14,11 +14,5 @@ void model_random_default_config(model_config *c);
  * normal(0, std), the output projections (wo, w2) scaled by 1/sqrt(2 n_layers),
  * norm gains 1. Same seed, same parameters. Free with g_free. */
 float *model_random_params(const model_config *c, guint32 seed, float std);
-
-/* Writes a model file of c and params to a new temporary file named
- * TAG-XXXXXX.bin (tests: "continuo-test-soak") and returns its path (g_free
- * it; the caller removes the file), or NULL with *err set. */
-char *model_random_write_temp(const model_config *c, const float *params, const char *tag,
-                              GError **err);
 
 #endif
