@@ -112,10 +112,7 @@ static int target_controls(const continuation_params *p, continuation_result *r,
     rate *= p->density_scale > 0 ? p->density_scale : 1.0;
     r->density_bin = tok2_density_bin_rate(rate);
     r->dynamics_bin = tok2_dynamics_bin(vel);
-    out[0] = TOK2_DENSITY + r->density_bin;
-    if (!r->density_bin) return 1;
-    out[1] = TOK2_DYNAMICS + r->dynamics_bin;
-    return 2;
+    return tok2_control_pair(r->density_bin, vel, out);
 }
 
 GArray *continuation_prompt_v2(const GArray *primer_tokens, double origin, double t_end,

@@ -126,10 +126,7 @@ int policy_controls(const session *s, double b, int *out)
         rate = n / CONTROL_SPAN * ratio;
         vel = n ? vsum / n : 0;
     }
-    out[0] = TOK2_DENSITY + tok2_density_bin_rate(rate * s->sampling.density);
-    if (out[0] == TOK2_DENSITY) return 1;
-    out[1] = TOK2_DYNAMICS + tok2_dynamics_bin(vel);
-    return 2;
+    return tok2_control_pair(tok2_density_bin_rate(rate * s->sampling.density), vel, out);
 }
 
 bool session_model_active(const session *s, double now)

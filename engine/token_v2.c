@@ -189,9 +189,14 @@ int tok2_window_controls(const GArray *events, const uint8_t *roles, double t, i
         count++;
         sum += ev->b;
     }
-    out[0] = TOK2_DENSITY + tok2_density_bin(count);
-    if (!count) return 1;
-    out[1] = TOK2_DYNAMICS + tok2_dynamics_bin(sum / count);
+    return tok2_control_pair(tok2_density_bin(count), count ? sum / count : 0, out);
+}
+
+int tok2_control_pair(int density_bin, double mean_velocity, int *out)
+{
+    out[0] = TOK2_DENSITY + density_bin;
+    if (!density_bin) return 1;
+    out[1] = TOK2_DYNAMICS + tok2_dynamics_bin(mean_velocity);
     return 2;
 }
 

@@ -136,6 +136,11 @@ GArray *tok2_encode_events(const GArray *events, const uint8_t *roles);
 
 /* The control tokens (DENSITY_k, then DYNAMICS_k when k > 0) describing the
  * model-role onsets of events in [t, t + TOK2_WINDOW); writes 1 or 2 ids. */
+/* The control tokens of one window, from its density bin and the mean
+ * velocity of its model notes: DENSITY, then DYNAMICS unless the bin is 0
+ * (no notes: no dynamics). Writes out[0..1], returns 1 or 2. The one rule
+ * for training data and for the targets the session and continuation set. */
+int tok2_control_pair(int density_bin, double mean_velocity, int *out);
 int tok2_window_controls(const GArray *events, const uint8_t *roles, double t, int *out);
 
 /* ---- decoder ----------------------------------------------------------- */
